@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "pageflip",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/args.cc",
+        "native/mapping.cc",
+        "native/region.cc",
+        "native/capabilities.cc"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc!": ["-std=gnu++17", "-std=c++17", "-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none" }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,38 @@
+// PageRegion: an anonymous mapping handed to JS as an external ArrayBuffer, whose pages can be
+// moved (mremap) to another region or to a fresh address, and which unmaps synchronously on close.
+#pragma once
+#include <napi.h>
+
+#include "mapping.h"
+
+namespace pageflip {
+
+class Region : public Napi::ObjectWrap<Region> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // new Region(bytes, { hugePages?, populate? })
+  explicit Region(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Buffer(const Napi::CallbackInfo& info);
+  Napi::Value Address(const Napi::CallbackInfo& info);
+  Napi::Value Length(const Napi::CallbackInfo& info);
+  Napi::Value Closed(const Napi::CallbackInfo& info);
+  Napi::Value MoveTo(const Napi::CallbackInfo& info);
+  Napi::Value Remap(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  Mapping& OpenMapping(Napi::Env env, const char* operation);
+  // Detaches the current ArrayBuffer (and so every view over it); the next Buffer() makes a new one.
+  void DetachBuffer();
+
+  MappingPtr mapping_;  // null once closed
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  size_t length_ = 0;
+  bool huge_ = false;
+};
+
+// Whether mremap(MREMAP_DONTUNMAP) works on anonymous memory here (5.7+). Probed once.
+bool MremapDontUnmapSupported();
+
+}  // namespace pageflip
