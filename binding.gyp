@@ -8,7 +8,15 @@
         "native/args.cc",
         "native/mapping.cc",
         "native/region.cc",
-        "native/capabilities.cc"
+        "native/capabilities.cc",
+        "native/netns.cc",
+        "native/socket.cc",
+        "native/zerocopy.cc",
+        "native/receive.cc",
+        "native/receiver.cc",
+        "native/send.cc",
+        "native/run_loop.cc",
+        "native/region_send.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -2,10 +2,36 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "args.h"
 #include "capabilities.h"
+#include "errors.h"
+#include "netns.h"
+#include "receiver.h"
 #include "region.h"
+#include "region_send.h"
+#include "run_loop.h"
+#include "socket.h"
 
 namespace pageflip {
+
+namespace {
+
+// Test-only switches (fault injection); not part of the public API.
+Napi::Value SetTestSwitch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = ToString(env, info[0], "name");
+  bool on = ToBoolOr(env, info[1], "on", false);
+  if (name != "noZerocopy") ThrowRangeError(env, "unknown test switch '" + name + "'");
+  AddonData::Of(env).simulate_no_zerocopy = on;
+  return env.Undefined();
+}
+
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+void Export(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New<F>(env, name));
+}
+
+}  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
@@ -14,7 +40,27 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function region = Region::Define(env);
   data->region_constructor = Napi::Persistent(region);
   exports.Set("Region", region);
-  exports.Set("capabilities", Napi::Function::New<Capabilities>(env, "capabilities"));
+  exports.Set("Receiver", Receiver::Define(env));
+  exports.Set("Loop", Loop::Define(env));
+  exports.Set("RegionSend", RegionSend::Define(env));
+  exports.Set("FdWatcher", FdWatcher::Define(env));
+
+  Export<Capabilities>(env, exports, "capabilities");
+  Export<SetTestSwitch>(env, exports, "setTestSwitch");
+  Export<TcpListen>(env, exports, "tcpListen");
+  Export<TcpAccept>(env, exports, "tcpAccept");
+  Export<TcpConnect>(env, exports, "tcpConnect");
+  Export<SocketError>(env, exports, "socketError");
+  Export<SocketAddress>(env, exports, "socketAddress");
+  Export<SetSocketOptions>(env, exports, "setSocketOptions");
+  Export<SocketInfo>(env, exports, "socketInfo");
+  Export<CloseFd>(env, exports, "closeFd");
+  Export<ShutdownFd>(env, exports, "shutdownFd");
+  Export<DupFd>(env, exports, "dupFd");
+  Export<NetnsCreate>(env, exports, "netnsCreate");
+  Export<NetnsCurrent>(env, exports, "netnsCurrent");
+  Export<NetnsEnter>(env, exports, "netnsEnter");
+  Export<LinkConfigure>(env, exports, "linkConfigure");
   return exports;
 }
 

@@ -106,7 +106,24 @@ Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) 
 
 Mapping& Region::OpenMapping(Napi::Env env, const char* operation) {
   if (!mapping_) ThrowState(env, "ERR_PAGEFLIP_CLOSED", std::string("cannot ") + operation + ": the region is closed");
+  if (lent_)
+    ThrowState(env, "ERR_PAGEFLIP_BUSY", std::string("cannot ") + operation + ": the region is lent to a send in progress");
   return *mapping_;
+}
+
+MappingPtr Region::Lend(Napi::Env env) {
+  OpenMapping(env, "send");
+  DetachBuffer();
+  lent_ = true;
+  return mapping_;
+}
+
+void Region::Return(bool consumed) {
+  lent_ = false;
+  if (consumed && mapping_) {
+    mapping_->Unmap();  // our reference only: the kernel keeps the gifted pages until sent
+    mapping_.reset();
+  }
 }
 
 void Region::DetachBuffer() {
@@ -187,6 +204,7 @@ Napi::Value Region::Remap(const Napi::CallbackInfo& info) {
 Napi::Value Region::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!mapping_) return env.Undefined();
+  if (lent_) ThrowState(env, "ERR_PAGEFLIP_BUSY", "cannot close: the region is lent to a send in progress");
   DetachBuffer();
   int err = mapping_->Unmap();
   mapping_.reset();

@@ -13,6 +13,13 @@ class Region : public Napi::ObjectWrap<Region> {
   // new Region(bytes, { hugePages?, populate? })
   explicit Region(const Napi::CallbackInfo& info);
 
+  // Lends the pages to a send in progress: views are detached and every use of the region is
+  // refused (ERR_PAGEFLIP_BUSY) until Return(), so the kernel never sees them change.
+  MappingPtr Lend(Napi::Env env);
+  // consumed: the pages were gifted (SPLICE_F_GIFT) and may never be written again: close.
+  void Return(bool consumed);
+  size_t byte_length() const { return length_; }
+
  private:
   Napi::Value Buffer(const Napi::CallbackInfo& info);
   Napi::Value Address(const Napi::CallbackInfo& info);
@@ -30,6 +37,7 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Reference<Napi::ArrayBuffer> buffer_;
   size_t length_ = 0;
   bool huge_ = false;
+  bool lent_ = false;
 };
 
 // Whether mremap(MREMAP_DONTUNMAP) works on anonymous memory here (5.7+). Probed once.

@@ -1,0 +1,459 @@
+#include "receive.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+
+#include "args.h"
+#include "mapping.h"
+#include "region.h"
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+namespace pageflip {
+
+namespace {
+
+constexpr size_t kArenaAlignment = 2 * 1024 * 1024;  // tcp_mmap.c: avoids page-table lock collisions
+
+size_t RoundUp(size_t value, size_t unit) { return (value + unit - 1) / unit * unit; }
+
+bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
+}  // namespace
+
+bool ParseReceiveMode(const std::string& name, ReceiveMode* mode) {
+  if (name == "copy") *mode = ReceiveMode::kCopy;
+  else if (name == "zerocopy") *mode = ReceiveMode::kZerocopy;
+  else if (name == "flip") *mode = ReceiveMode::kFlip;
+  else if (name == "copy-remap") *mode = ReceiveMode::kCopyRemap;
+  else if (name == "splice") *mode = ReceiveMode::kSplice;
+  else return false;
+  return true;
+}
+
+const char* ReceiveModeName(ReceiveMode mode) {
+  switch (mode) {
+    case ReceiveMode::kCopy: return "copy";
+    case ReceiveMode::kZerocopy: return "zerocopy";
+    case ReceiveMode::kFlip: return "flip";
+    case ReceiveMode::kCopyRemap: return "copy-remap";
+    case ReceiveMode::kSplice: return "splice";
+  }
+  return "?";
+}
+
+SlotPool::SlotPool(uint8_t* base, size_t slot_bytes, size_t count) : base_(base), slot_bytes_(slot_bytes), count_(count) {
+  // Handed out in ascending order, so consecutive takes are adjacent (loops release in batches).
+  for (size_t i = count; i > 0; i--) free_.push_back(static_cast<uint32_t>(i - 1));
+}
+
+uint32_t SlotPool::Take() {
+  uint32_t slot = free_.back();
+  free_.pop_back();
+  return slot;
+}
+
+ReceiveEngine::ReceiveEngine(int fd, const ReceiveOptions& options)
+    : fd_(fd), options_(options), requested_(options.mode), mode_(options.mode) {}
+
+ReceiveEngine::~ReceiveEngine() {
+  for (Area* area : {&copy_area_, &map_area_, &dest_area_, &staging_area_})
+    if (area->base) munmap(area->base, area->bytes);
+}
+
+std::unique_ptr<ReceiveEngine> ReceiveEngine::Create(int fd, const ReceiveOptions& options, SysError* error,
+                                                     std::string* error_code) {
+  std::unique_ptr<ReceiveEngine> engine(new ReceiveEngine(fd, options));
+  if (!engine->Setup(error, error_code)) return nullptr;
+  return engine;
+}
+
+bool ReceiveEngine::Setup(SysError* error, std::string* error_code) {
+  size_t page = PageSize();
+  slot_bytes_ = RoundUp(options_.chunk, page);
+  size_t slots = options_.slots;
+  recv_flags_ = options_.nonblocking ? MSG_DONTWAIT : 0;
+
+  bool wants_mapping = mode_ == ReceiveMode::kZerocopy || mode_ == ReceiveMode::kFlip;
+  if (wants_mapping) {
+    const ZerocopyProbe& probe = ProbeZerocopyReceive();
+    std::string missing = options_.zerocopy_unavailable ? "TCP_ZEROCOPY_RECEIVE disabled by the test switch"
+                          : !probe.supported           ? probe.reason
+                                                       : "";
+    if (!missing.empty()) {
+      if (!options_.allow_fallback) {
+        *error_code = "ERR_PAGEFLIP_UNSUPPORTED";
+        error->hint = std::string("receive mode '") + ReceiveModeName(mode_) + "' needs TCP_ZEROCOPY_RECEIVE: " + missing +
+                      " (pass allowFallback to copy instead; the fallback is reported)";
+        return false;
+      }
+      fallback_reason_ = std::string("fell back to copy: ") + missing;
+      mode_ = ReceiveMode::kCopy;
+      wants_mapping = false;
+    } else {
+      abi_ = probe.abi;
+    }
+  }
+
+  auto map_anonymous = [&](Area* area, size_t bytes, int prot) {
+    void* p = MapAnonymousAligned(bytes, page, prot, MAP_NORESERVE);
+    if (!p) {
+      *error = {errno, "mmap", "allocating " + std::to_string(bytes) + " bytes of receive buffers"};
+      return false;
+    }
+    area->base = static_cast<uint8_t*>(p);
+    area->bytes = bytes;
+    return true;
+  };
+
+  // Every mode may copy (recv, skip-hint reads, copybuf): one copy slot per possible lease.
+  if (!map_anonymous(&copy_area_, slots * slot_bytes_, PROT_READ | PROT_WRITE)) return false;
+  copy_pool_ = SlotPool(copy_area_.base, slot_bytes_, slots);
+
+  if (wants_mapping) {
+    // Zero-copy arena: a read-only VMA of this socket, 2 MiB aligned. flip moves pages out at
+    // once, so it needs a single arena slot; zerocopy keeps pages in place until released.
+    size_t arena_slots = mode_ == ReceiveMode::kFlip ? 1 : slots;
+    size_t bytes = arena_slots * slot_bytes_;
+    void* reserve = MapAnonymousAligned(bytes, kArenaAlignment, PROT_NONE, MAP_NORESERVE);
+    if (!reserve) {
+      *error = {errno, "mmap", "reserving the zero-copy arena"};
+      return false;
+    }
+    void* arena = mmap(reserve, bytes, PROT_READ, MAP_SHARED | MAP_FIXED, fd_, 0);
+    if (arena == MAP_FAILED) {
+      *error = {errno, "mmap", "mapping the TCP socket for zero-copy receive"};
+      munmap(reserve, bytes);
+      return false;
+    }
+    map_area_ = {static_cast<uint8_t*>(arena), bytes};
+    madvise(arena, bytes, MADV_DONTFORK);
+    map_pool_ = SlotPool(map_area_.base, slot_bytes_, arena_slots);
+    map_slot_clean_.assign(arena_slots, true);  // fresh VMA: nothing mapped yet
+  }
+  if (mode_ == ReceiveMode::kFlip || mode_ == ReceiveMode::kCopyRemap) {
+    // The application's destination buffers that pages are moved onto.
+    if (!map_anonymous(&dest_area_, slots * slot_bytes_, PROT_READ | PROT_WRITE)) return false;
+    madvise(dest_area_.base, dest_area_.bytes, MADV_DONTFORK);
+    dest_pool_ = SlotPool(dest_area_.base, slot_bytes_, slots);
+  }
+  if (mode_ == ReceiveMode::kCopyRemap) {
+    if (!map_anonymous(&staging_area_, slot_bytes_, PROT_READ | PROT_WRITE)) return false;
+  }
+  if (mode_ == ReceiveMode::kSplice) {
+    int pipes[2];
+    if (pipe2(pipes, O_CLOEXEC | O_NONBLOCK) != 0) {
+      *error = {errno, "pipe2", ""};
+      return false;
+    }
+    pipe_read_.reset(pipes[0]);
+    pipe_write_.reset(pipes[1]);
+    // One chunk per splice needs a pipe that holds a chunk (root may exceed pipe-max-size).
+    if (fcntl(pipes[1], F_SETPIPE_SZ, static_cast<int>(slot_bytes_)) < 0) fcntl(pipes[1], F_SETPIPE_SZ, 1 << 20);
+  }
+  return true;
+}
+
+Segment ReceiveEngine::Deliver(Pool pool, uint32_t slot, uint8_t* data, size_t length, size_t mapped) {
+  Segment segment;
+  segment.data = data;
+  segment.length = length;
+  segment.mapped = mapped;
+  segment.copied = length - mapped;
+  segment.pool = pool;
+  segment.slot = slot;
+  segment.offset = offset_;
+  offset_ += length;
+  counters_.bytes += length;
+  counters_.mapped += mapped;
+  counters_.copied += length - mapped;
+  return segment;
+}
+
+Step ReceiveEngine::SocketEof(SysError* error) {
+  int err = 0;
+  socklen_t length = sizeof(err);
+  getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &length);
+  if (err) {
+    *error = {err, "recv", "the connection failed"};
+    return Step::kError;
+  }
+  eof_ = true;
+  return Step::kEof;
+}
+
+Step ReceiveEngine::Read(Segment* out, int* count, SysError* error) {
+  *count = 0;
+  if (eof_) return Step::kEof;
+  switch (mode_) {
+    case ReceiveMode::kCopy: return ReadCopy(out, count, error);
+    case ReceiveMode::kZerocopy:
+    case ReceiveMode::kFlip: return ReadZerocopy(out, count, error);
+    case ReceiveMode::kCopyRemap: return ReadCopyRemap(out, count, error);
+    case ReceiveMode::kSplice: return ReadSplice(out, count, error);
+  }
+  return Step::kError;
+}
+
+Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
+  if (copy_pool_.empty()) return Step::kNoSlot;
+  uint32_t slot = copy_pool_.Take();
+  ssize_t n = recv(fd_, copy_pool_.At(slot), slot_bytes_, recv_flags_);
+  counters_.syscalls++;
+  if (n <= 0) {
+    int err = errno;
+    copy_pool_.Give(slot);
+    if (n == 0) return SocketEof(error);
+    if (WouldBlock(err)) {
+      counters_.would_block++;
+      return Step::kWouldBlock;
+    }
+    *error = {err, "recv", ""};
+    return Step::kError;
+  }
+  out[(*count)++] = Deliver(Pool::kCopy, slot, copy_pool_.At(slot), static_cast<size_t>(n), 0);
+  return Step::kData;
+}
+
+Step ReceiveEngine::ReadSkipHint(Segment* out, int* count, SysError* error) {
+  if (copy_pool_.empty()) return Step::kNoSlot;
+  uint32_t slot = copy_pool_.Take();
+  size_t want = static_cast<size_t>(std::min<uint64_t>(pending_copy_, slot_bytes_));
+  ssize_t n = recv(fd_, copy_pool_.At(slot), want, recv_flags_);
+  counters_.syscalls++;
+  if (n <= 0) {
+    int err = errno;
+    copy_pool_.Give(slot);
+    if (n == 0) return SocketEof(error);
+    if (WouldBlock(err)) {
+      counters_.would_block++;
+      return Step::kWouldBlock;
+    }
+    *error = {err, "recv", "reading the bytes the kernel could not map (recv_skip_hint)"};
+    return Step::kError;
+  }
+  pending_copy_ -= static_cast<uint64_t>(n);
+  out[(*count)++] = Deliver(Pool::kCopy, slot, copy_pool_.At(slot), static_cast<size_t>(n), 0);
+  return Step::kData;
+}
+
+Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
+  if (pending_copy_ > 0) return ReadSkipHint(out, count, error);
+  bool flip = mode_ == ReceiveMode::kFlip;
+  if (map_pool_.empty() || (flip && dest_pool_.empty())) return Step::kNoSlot;
+
+  uint32_t slot = map_pool_.Take();
+  uint8_t* address = map_pool_.At(slot);
+  bool with_copybuf = options_.copybuf > 0 && abi_ >= ZerocopyAbi::k5_11 && !copy_pool_.empty();
+  uint32_t copy_slot = with_copybuf ? copy_pool_.Take() : 0;
+
+  // Zeroed for every call: later kernels read fields that older code would leave as garbage.
+  ZerocopyReceive zc{};
+  zc.address = reinterpret_cast<uintptr_t>(address);
+  zc.length = static_cast<uint32_t>(slot_bytes_);
+  if (with_copybuf) {
+    zc.copybuf_address = reinterpret_cast<uintptr_t>(copy_pool_.At(copy_slot));
+    zc.copybuf_len = static_cast<int32_t>(std::min(options_.copybuf, slot_bytes_ / 2));
+  }
+  if (options_.tlb_hint && map_slot_clean_[slot] && abi_ >= ZerocopyAbi::k5_11)
+    zc.flags = TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT;
+  socklen_t optlen = sizeof(zc);
+  int rc = getsockopt(fd_, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc, &optlen);
+  counters_.syscalls++;
+  auto give_back = [&] {
+    map_pool_.Give(slot);
+    if (with_copybuf) copy_pool_.Give(copy_slot);
+  };
+  if (rc != 0) {
+    int err = errno;
+    give_back();
+    if (err == EIO) return SocketEof(error);  // queue empty and the peer closed
+    if (WouldBlock(err)) {
+      counters_.would_block++;
+      return Step::kWouldBlock;
+    }
+    *error = {err, "getsockopt", "TCP_ZEROCOPY_RECEIVE"};
+    return Step::kError;
+  }
+  if (abi_ >= ZerocopyAbi::k5_7 && zc.err != 0 && zc.length == 0 && zc.copybuf_len <= 0) {
+    give_back();
+    *error = {zc.err < 0 ? -zc.err : zc.err, "getsockopt", "TCP_ZEROCOPY_RECEIVE reported a socket error"};
+    return Step::kError;
+  }
+  if (with_copybuf && zc.copybuf_len < 0) {
+    give_back();
+    *error = {-zc.copybuf_len, "getsockopt", "copying small reads into copybuf"};
+    return Step::kError;
+  }
+  size_t mapped = zc.length;
+  size_t copied = with_copybuf && zc.copybuf_len > 0 ? static_cast<size_t>(zc.copybuf_len) : 0;
+  pending_copy_ = zc.recv_skip_hint;
+
+  if (mapped > 0) {
+    map_slot_clean_[slot] = false;
+    if (flip) {
+      // The paper's flip: move the freshly mapped pages onto the application's buffer.
+      uint32_t dest = dest_pool_.Take();
+      if (!MovePages(address, dest_pool_.At(dest), mapped, /*socket_vma=*/true, error)) {
+        dest_pool_.Give(dest);
+        give_back();
+        return Step::kError;
+      }
+      map_slot_clean_[slot] = true;  // the page-table entries moved away with the pages
+      map_pool_.Give(slot);
+      counters_.remapped += mapped;
+      out[(*count)++] = Deliver(Pool::kDest, dest, dest_pool_.At(dest), mapped, mapped);
+    } else {
+      out[(*count)++] = Deliver(Pool::kMap, slot, address, mapped, mapped);
+    }
+  } else {
+    map_pool_.Give(slot);
+  }
+  if (copied > 0) {
+    out[(*count)++] = Deliver(Pool::kCopy, copy_slot, copy_pool_.At(copy_slot), copied, 0);
+  } else if (with_copybuf) {
+    copy_pool_.Give(copy_slot);
+  }
+  if (*count > 0) return Step::kData;
+  if (pending_copy_ > 0) return ReadSkipHint(out, count, error);
+  counters_.would_block++;
+  return Step::kWouldBlock;  // nothing queued
+}
+
+Step ReceiveEngine::ReadCopyRemap(Segment* out, int* count, SysError* error) {
+  if (dest_pool_.empty()) return Step::kNoSlot;
+  // Loops wait for whole chunks so every move is a full chunk of pages.
+  ssize_t n = recv(fd_, staging_area_.base, slot_bytes_, recv_flags_ | (options_.nonblocking ? 0 : MSG_WAITALL));
+  counters_.syscalls++;
+  if (n <= 0) {
+    int err = errno;
+    if (n == 0) return SocketEof(error);
+    if (WouldBlock(err)) {
+      counters_.would_block++;
+      return Step::kWouldBlock;
+    }
+    *error = {err, "recv", ""};
+    return Step::kError;
+  }
+  // The paper's Appendix B control: copy into staging pages, then flip them into place. The
+  // partial last page moves too (its unused tail is zero: staging pages refault empty).
+  size_t bytes = RoundUp(static_cast<size_t>(n), PageSize());
+  uint32_t dest = dest_pool_.Take();
+  if (!MovePages(staging_area_.base, dest_pool_.At(dest), bytes, /*socket_vma=*/false, error)) {
+    dest_pool_.Give(dest);
+    return Step::kError;
+  }
+  counters_.remapped += bytes;
+  out[(*count)++] = Deliver(Pool::kDest, dest, dest_pool_.At(dest), static_cast<size_t>(n), 0);
+  return Step::kData;
+}
+
+Step ReceiveEngine::ReadSplice(Segment* out, int* count, SysError* error) {
+  if (copy_pool_.empty()) return Step::kNoSlot;
+  ssize_t n = splice(fd_, nullptr, pipe_write_.get(), nullptr, slot_bytes_,
+                     SPLICE_F_MOVE | (options_.nonblocking ? SPLICE_F_NONBLOCK : 0));
+  counters_.syscalls++;
+  if (n <= 0) {
+    int err = errno;
+    if (n == 0) return SocketEof(error);
+    if (WouldBlock(err)) {
+      counters_.would_block++;
+      return Step::kWouldBlock;
+    }
+    *error = {err, "splice", "socket to pipe"};
+    return Step::kError;
+  }
+  uint32_t slot = copy_pool_.Take();
+  uint8_t* data = copy_pool_.At(slot);
+  size_t got = 0;
+  while (got < static_cast<size_t>(n)) {
+    // vmsplice from a pipe to user memory copies (fs/splice.c): this mode is a copy baseline.
+    iovec iov{data + got, static_cast<size_t>(n) - got};
+    ssize_t r = vmsplice(pipe_read_.get(), &iov, 1, 0);
+    counters_.syscalls++;
+    if (r <= 0) {
+      int err = r == 0 ? EPIPE : errno;
+      if (r < 0 && err == EINTR) continue;
+      copy_pool_.Give(slot);
+      *error = {err, "vmsplice", "pipe to user memory"};
+      return Step::kError;
+    }
+    got += static_cast<size_t>(r);
+  }
+  out[(*count)++] = Deliver(Pool::kCopy, slot, data, got, 0);
+  return Step::kData;
+}
+
+bool ReceiveEngine::MovePages(uint8_t* from, uint8_t* to, size_t bytes, bool socket_vma, SysError* error) {
+  if (dontunmap_) {
+    if (mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to) != MAP_FAILED) return true;
+    if (errno != EINVAL) {
+      *error = {errno, "mremap", "moving received pages"};
+      return false;
+    }
+    dontunmap_ = false;  // this kernel cannot keep the source VMA for this kind of mapping
+  }
+  if (mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
+    *error = {errno, "mremap", "moving received pages"};
+    return false;
+  }
+  // Plug the hole the move left, without ever clobbering a mapping someone else made there.
+  void* back = socket_vma
+                   ? mmap(from, bytes, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd_, 0)
+                   : mmap(from, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (back != from) {
+    int err = back == MAP_FAILED ? errno : EEXIST;
+    if (back != MAP_FAILED) munmap(back, bytes);
+    *error = {err, "mmap", "re-mapping the source of a page move"};
+    return false;
+  }
+  return true;
+}
+
+void ReceiveEngine::Release(const Segment& segment) {
+  switch (segment.pool) {
+    case Pool::kCopy:
+      copy_pool_.Give(segment.slot);
+      break;
+    case Pool::kMap:
+      ReleaseMapRange(segment.slot, 1);
+      break;
+    case Pool::kDest:
+      // Drop the moved pages now rather than at the next move onto this slot.
+      madvise(segment.data, RoundUp(segment.length, PageSize()), MADV_DONTNEED);
+      counters_.syscalls++;
+      dest_pool_.Give(segment.slot);
+      break;
+  }
+}
+
+void ReceiveEngine::Recycle(const Segment& segment) {
+  switch (segment.pool) {
+    case Pool::kCopy: copy_pool_.Give(segment.slot); break;
+    case Pool::kMap:
+      map_slot_clean_[segment.slot] = false;
+      map_pool_.Give(segment.slot);
+      break;
+    case Pool::kDest: dest_pool_.Give(segment.slot); break;
+  }
+}
+
+void ReceiveEngine::ReleaseMapRange(uint32_t first_slot, uint32_t slots) {
+  // One madvise drops the pages of all the slots; afterwards they are empty, so the next
+  // receive into them may pass TLB_CLEAN_HINT truthfully.
+  bool ok = madvise(map_pool_.At(first_slot), size_t(slots) * slot_bytes_, MADV_DONTNEED) == 0;
+  counters_.syscalls++;
+  for (uint32_t i = slots; i > 0; i--) {
+    map_slot_clean_[first_slot + i - 1] = ok;
+    map_pool_.Give(first_slot + i - 1);
+  }
+}
+
+}  // namespace pageflip

@@ -1,0 +1,184 @@
+#include "receiver.h"
+
+#include <unordered_map>
+
+#include "addon_data.h"
+#include "args.h"
+#include "errors.h"
+#include "external_buffer.h"
+#include "receive.h"
+
+namespace pageflip {
+
+struct ReceiverCore {
+  std::unique_ptr<ReceiveEngine> engine;  // null once closed
+  struct Lease {
+    Segment segment;
+    Napi::Reference<Napi::ArrayBuffer> buffer;  // weak: V8 may collect a forgotten lease
+  };
+  std::unordered_map<double, Lease> leases;
+  double next_id = 1;
+  bool verify = false;
+  uint64_t seed = 0;
+  VerifyResult check;
+  uint64_t verified = 0;
+  uint64_t collected = 0;  // leases released by the garbage collector rather than release()
+
+  // The buffer is unreachable (being finalized): no view can see the slot any more.
+  void Collected(double id) {
+    auto it = leases.find(id);
+    if (it == leases.end()) return;
+    if (engine) engine->Release(it->second.segment);
+    collected++;
+    leases.erase(it);
+  }
+};
+
+namespace {
+
+struct LeaseOwner {
+  std::shared_ptr<ReceiverCore> core;
+  double id;
+  ~LeaseOwner() { core->Collected(id); }
+};
+
+void DetachIfAlive(Napi::Reference<Napi::ArrayBuffer>& ref) {
+  if (ref.IsEmpty()) return;
+  Napi::ArrayBuffer buffer = ref.Value();
+  if (!buffer.IsEmpty() && !buffer.IsDetached()) buffer.Detach();
+}
+
+}  // namespace
+
+Napi::Function Receiver::Define(Napi::Env env) {
+  return DefineClass(env, "Receiver",
+                     {InstanceMethod<&Receiver::Read>("read"), InstanceMethod<&Receiver::Release>("release"),
+                      InstanceMethod<&Receiver::Stats>("stats"), InstanceMethod<&Receiver::Close>("close")});
+}
+
+Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(info) {
+  Napi::Env env = info.Env();
+  int fd = static_cast<int>(ToInt(env, info[0], "fd", 0, INT32_MAX));
+  Napi::Object options = ToObjectOrEmpty(env, info[1], "options");
+  ReceiveOptions engine_options;
+  std::string mode = options.Get("mode").IsUndefined() ? "copy" : ToString(env, options.Get("mode"), "options.mode");
+  if (!ParseReceiveMode(mode, &engine_options.mode))
+    ThrowRangeError(env, "mode must be copy, zerocopy, flip, copy-remap or splice, got '" + mode + "'");
+  engine_options.chunk = ToUintOr(env, options.Get("chunkSize"), "options.chunkSize", 256 * 1024, 1, 64ull << 20);
+  engine_options.slots = ToUintOr(env, options.Get("maxLeases"), "options.maxLeases", 8, 1, 1024);
+  engine_options.copybuf = ToUintOr(env, options.Get("copybuf"), "options.copybuf", 0, 0, 1 << 20);
+  engine_options.tlb_hint = ToBoolOr(env, options.Get("tlbHint"), "options.tlbHint", true);
+  engine_options.allow_fallback = ToBoolOr(env, options.Get("allowFallback"), "options.allowFallback", false);
+  engine_options.zerocopy_unavailable = AddonData::Of(env).simulate_no_zerocopy;
+  engine_options.nonblocking = true;
+
+  core_ = std::make_shared<ReceiverCore>();
+  core_->verify = ToBoolOr(env, options.Get("verify"), "options.verify", false);
+  core_->seed = ToUintOr(env, options.Get("seed"), "options.seed", 1);
+  SysError error;
+  std::string code;
+  core_->engine = ReceiveEngine::Create(fd, engine_options, &error, &code);
+  if (!core_->engine) {
+    if (!code.empty()) throw CodedError(env, code.c_str(), error.hint);
+    throw ErrnoError(env, error);
+  }
+}
+
+Receiver::~Receiver() {
+  // The object is being collected: its leases' buffers may outlive it, so keep the core (and
+  // the mapped slots) alive through their owners; only drop our references here.
+}
+
+Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ReceiverCore& core = *core_;
+  if (!core.engine) ThrowState(env, "ERR_PAGEFLIP_CLOSED", "the receiver is closed");
+  Segment segments[2];
+  int count = 0;
+  SysError error;
+  switch (core.engine->Read(segments, &count, &error)) {
+    case Step::kWouldBlock: return Napi::String::New(env, "wait");
+    case Step::kNoSlot: return Napi::String::New(env, "full");
+    case Step::kEof: return env.Null();
+    case Step::kError: throw ErrnoError(env, error);
+    case Step::kData: break;
+  }
+  Napi::Array result = Napi::Array::New(env, count);
+  for (int i = 0; i < count; i++) {
+    const Segment& segment = segments[i];
+    VerifyResult check;
+    if (core.verify) {
+      VerifyPattern(segment.data, segment.length, segment.offset, core.seed, check);
+      core.verified += segment.length;
+      if (check.mismatches && !core.check.mismatches) core.check.first_mismatch = check.first_mismatch;
+      core.check.mismatches += check.mismatches;
+    }
+    double id = core.next_id++;
+    Napi::ArrayBuffer buffer;
+    try {
+      buffer = NewExternalArrayBuffer(env, segment.data, segment.length, std::make_unique<LeaseOwner>(LeaseOwner{core_, id}));
+    } catch (...) {
+      // No buffer, no lease: give back this and any later segment of the read.
+      for (int j = i; j < count; j++) core.engine->Release(segments[j]);
+      throw;
+    }
+    core.leases.emplace(id, ReceiverCore::Lease{segment, Napi::Weak(buffer)});
+    Napi::Object lease = Napi::Object::New(env);
+    lease.Set("buffer", buffer);
+    lease.Set("id", id);
+    lease.Set("offset", double(segment.offset));
+    lease.Set("mapped", double(segment.mapped));
+    lease.Set("copied", double(segment.copied));
+    lease.Set("mismatches", double(check.mismatches));
+    result.Set(i, lease);
+  }
+  return result;
+}
+
+Napi::Value Receiver::Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ReceiverCore& core = *core_;
+  double id = static_cast<double>(ToUint(env, info[0], "id", 1));
+  auto it = core.leases.find(id);
+  if (it == core.leases.end()) ThrowState(env, "ERR_PAGEFLIP_RELEASED", "this lease was already released");
+  DetachIfAlive(it->second.buffer);  // first the views go, then the pages
+  if (core.engine) core.engine->Release(it->second.segment);
+  core.leases.erase(it);
+  return env.Undefined();
+}
+
+Napi::Value Receiver::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ReceiverCore& core = *core_;
+  Napi::Object stats = Napi::Object::New(env);
+  if (core.engine) {
+    const ReceiveCounters& c = core.engine->counters();
+    stats.Set("mode", ReceiveModeName(core.engine->mode()));
+    stats.Set("requestedMode", ReceiveModeName(core.engine->requested_mode()));
+    stats.Set("fallbackReason", core.engine->fallback_reason().empty() ? env.Null() : Napi::String::New(env, core.engine->fallback_reason()));
+    stats.Set("zerocopyAbi", core.engine->abi() == ZerocopyAbi::kNone ? env.Null() : Napi::String::New(env, AbiName(core.engine->abi())));
+    stats.Set("bytes", double(c.bytes));
+    stats.Set("mappedBytes", double(c.mapped));
+    stats.Set("copiedBytes", double(c.copied));
+    stats.Set("remappedBytes", double(c.remapped));
+    stats.Set("syscalls", double(c.syscalls));
+    stats.Set("wouldBlock", double(c.would_block));
+  }
+  stats.Set("closed", !core.engine);
+  stats.Set("outstandingLeases", double(core.leases.size()));
+  stats.Set("collectedLeases", double(core.collected));
+  stats.Set("verifiedBytes", double(core.verified));
+  stats.Set("mismatches", double(core.check.mismatches));
+  stats.Set("firstMismatchOffset", core.check.mismatches ? Napi::Number::New(env, double(core.check.first_mismatch)) : env.Null());
+  return stats;
+}
+
+Napi::Value Receiver::Close(const Napi::CallbackInfo& info) {
+  ReceiverCore& core = *core_;
+  for (auto& entry : core.leases) DetachIfAlive(entry.second.buffer);
+  core.leases.clear();
+  core.engine.reset();  // unmaps every slot; late finalizers find no lease and do nothing
+  return info.Env().Undefined();
+}
+
+}  // namespace pageflip

@@ -1,0 +1,32 @@
+// Receiver: the chunk-by-chunk receive API. Each read hands out leases: external ArrayBuffers
+// over slots of the receive engine. release() detaches the lease's buffer before its pages are
+// dropped or its slot reused, so no view ever dangles; the number of leases is bounded by the
+// slot count (backpressure). A lease the program forgot is released when V8 collects it.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+namespace pageflip {
+
+struct ReceiverCore;
+
+class Receiver : public Napi::ObjectWrap<Receiver> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // new Receiver(fd, { mode, chunkSize, maxLeases, verify, seed, allowFallback, copybuf, tlbHint })
+  explicit Receiver(const Napi::CallbackInfo& info);
+  ~Receiver() override;
+
+ private:
+  // -> [{ buffer, id, offset, mapped, copied, mismatches }] | 'wait' (nothing queued) |
+  //    'full' (every slot is leased) | null (end of stream)
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);  // (id)
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<ReceiverCore> core_;
+};
+
+}  // namespace pageflip

@@ -1,0 +1,127 @@
+#include "region_send.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+
+#include "addon_data.h"
+#include "args.h"
+#include "errors.h"
+#include "fd.h"
+#include "mapping.h"
+#include "region.h"
+#include "send.h"
+#include "thread_task.h"
+
+namespace pageflip {
+
+namespace {
+
+class RegionSendTask {
+ public:
+  UniqueFd fd;
+  SendMode mode = SendMode::kWrite;
+  MappingPtr mapping;  // keeps the pages mapped until the kernel is done with them
+  size_t offset = 0, length = 0, chunk = 0;
+  Napi::ObjectReference region;  // returned to JS-thread use in Settle
+  std::shared_ptr<std::atomic<bool>> stop;
+
+  void Abort() { stop->store(true); }
+
+  void Run() {
+    SendEngine engine(fd.get(), mode, chunk, /*nonblocking=*/true);
+    if (!engine.Setup(&error_)) return;
+    const uint8_t* data = mapping->data() + offset;
+    while (sent_ < length) {
+      if (stop->load()) {
+        stopped_ = true;
+        break;
+      }
+      ssize_t n = engine.Send(data + sent_, length - sent_, &error_);
+      if (n < 0) break;
+      if (n == 0) PollOne(fd.get(), POLLOUT, 100);
+      sent_ += static_cast<size_t>(n > 0 ? n : 0);
+    }
+    // The promise settles only when the kernel no longer needs the pages.
+    while (!error_ && !stopped_ && !engine.Drain(100, &error_)) {
+      if (stop->load()) stopped_ = true;
+    }
+    counters_ = engine.counters();
+  }
+
+  void Settle(Napi::Env env, Napi::Promise::Deferred& deferred) {
+    Region::Unwrap(region.Value())->Return(mode == SendMode::kSplice);
+    region.Reset();
+    mapping.reset();
+    Napi::Object stats = Napi::Object::New(env);
+    stats.Set("bytes", double(sent_));
+    stats.Set("syscalls", double(counters_.syscalls));
+    stats.Set("zerocopySends", double(counters_.zerocopy_sends));
+    stats.Set("completions", double(counters_.completions));
+    stats.Set("completionsCopied", double(counters_.completions_copied));
+    if (error_) {
+      Napi::Error e = ErrnoError(env, error_);
+      e.Set("stats", stats);
+      deferred.Reject(e.Value());
+    } else if (stopped_) {
+      Napi::Error e = CodedError(env, "ERR_PAGEFLIP_CLOSED", "the sender was closed before the send completed");
+      e.Set("stats", stats);
+      deferred.Reject(e.Value());
+    } else {
+      deferred.Resolve(stats);
+    }
+  }
+
+ private:
+  SysError error_;
+  size_t sent_ = 0;
+  bool stopped_ = false;
+  SendCounters counters_;
+};
+
+}  // namespace
+
+Napi::Function RegionSend::Define(Napi::Env env) {
+  return DefineClass(env, "RegionSend",
+                     {InstanceMethod<&RegionSend::Start>("start"), InstanceMethod<&RegionSend::Stop>("stop")});
+}
+
+RegionSend::RegionSend(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RegionSend>(info) {
+  Napi::Env env = info.Env();
+  fd_ = static_cast<int>(ToInt(env, info[0], "fd", 0, INT32_MAX));
+  Napi::Value region = info[1];
+  if (!region.IsObject() || !region.As<Napi::Object>().InstanceOf(AddonData::Of(env).region_constructor.Value()))
+    ThrowTypeError(env, "region must be a PageRegion");
+  region_ = Napi::Persistent(region.As<Napi::Object>());
+  options_ = Napi::Persistent(ToObjectOrEmpty(env, info[2], "options"));
+}
+
+Napi::Value RegionSend::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (started_) ThrowState(env, "ERR_PAGEFLIP_BUSY", "this send was already started");
+  Napi::Object options = options_.Value();
+  auto task = std::make_shared<RegionSendTask>();
+  std::string mode = options.Get("mode").IsUndefined() ? "write" : ToString(env, options.Get("mode"), "options.mode");
+  if (!ParseSendMode(mode, &task->mode)) ThrowRangeError(env, "mode must be write, zerocopy or splice, got '" + mode + "'");
+  Region* region = Region::Unwrap(region_.Value());
+  size_t region_length = region->byte_length();
+  task->offset = ToUintOr(env, options.Get("offset"), "options.offset", 0, 0, region_length - 1);
+  task->length = ToUintOr(env, options.Get("length"), "options.length", region_length - task->offset, 1, region_length - task->offset);
+  task->chunk = ToUintOr(env, options.Get("chunkSize"), "options.chunkSize", 256 * 1024, 1, 64ull << 20);
+  if (task->mode == SendMode::kSplice && (task->offset % PageSize() || task->chunk % PageSize()))
+    throw CodedRangeError(env, "ERR_PAGEFLIP_NOT_PAGE_MULTIPLE", "splice gifts whole pages: offset and chunkSize must be page multiples");
+  task->fd.reset(fcntl(fd_, F_DUPFD_CLOEXEC, 0));
+  if (!task->fd) ThrowErrno(env, errno, "fcntl", "duplicating the socket for the send");
+  task->mapping = region->Lend(env);  // throws if closed or already lent
+  task->region = Napi::Persistent(region_.Value());
+  task->stop = stop_;
+  started_ = true;
+  return ThreadJob<RegionSendTask>::Start(env, task);
+}
+
+Napi::Value RegionSend::Stop(const Napi::CallbackInfo& info) {
+  stop_->store(true);
+  return info.Env().Undefined();
+}
+
+}  // namespace pageflip

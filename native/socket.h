@@ -1,0 +1,35 @@
+#pragma once
+#include <napi.h>
+#include <uv.h>
+
+namespace pageflip {
+// TCP helpers over raw, non-blocking, close-on-exec file descriptors owned by lib/socket.ts.
+Napi::Value TcpListen(const Napi::CallbackInfo& info);        // (host, port, backlog) -> fd
+Napi::Value TcpAccept(const Napi::CallbackInfo& info);        // (fd) -> fd | null (would block)
+Napi::Value TcpConnect(const Napi::CallbackInfo& info);       // (host, port, { mss? }) -> fd (connect in progress)
+Napi::Value SocketError(const Napi::CallbackInfo& info);      // (fd) -> throws the pending SO_ERROR, if any
+Napi::Value SocketAddress(const Napi::CallbackInfo& info);    // (fd, peer?) -> { address, port, family }
+Napi::Value SetSocketOptions(const Napi::CallbackInfo& info); // (fd, options)
+Napi::Value SocketInfo(const Napi::CallbackInfo& info);       // (fd) -> { mss, rcvbuf, sndbuf, ... }
+Napi::Value CloseFd(const Napi::CallbackInfo& info);          // (fd)
+Napi::Value ShutdownFd(const Napi::CallbackInfo& info);       // (fd, 'read' | 'write' | 'both')
+Napi::Value DupFd(const Napi::CallbackInfo& info);            // (fd) -> fd, close-on-exec, non-blocking
+
+// Waits for an fd to become readable/writable on the JS thread's event loop (uv_poll).
+class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit FdWatcher(const Napi::CallbackInfo& info);  // (fd)
+  ~FdWatcher() override;
+
+ private:
+  Napi::Value Wait(const Napi::CallbackInfo& info);   // ('readable' | 'writable', callback(err, events)) one-shot
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  void Stop();
+
+  uv_poll_t* poll_ = nullptr;  // freed in the uv close callback
+  Napi::FunctionReference callback_;
+  bool waiting_ = false;
+};
+}  // namespace pageflip
