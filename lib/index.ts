@@ -2,3 +2,7 @@
 export { PageRegion, type AllocOptions } from './region.js';
 export { capabilities, type Capabilities, type Feature } from './capabilities.js';
 export { isCodedError, type CodedError } from './errors.js';
+export { Connection, Listener, listen, connect, startConnect, adopt, type ListenOptions, type ConnectOptions, type SocketInfo, type SocketOptions, type SocketAddress } from './socket.js';
+export { Receiver, Lease, type ReceiverOptions, type ReadonlyBytes, type ReceiveMode, type ReceiverStats } from './receive.js';
+export { Sender, type SenderOptions, type SendRegionOptions, type SendMode, type RegionSendStats } from './send.js';
+export { receiveLoop, sendLoop, type ReceiveLoopOptions, type SendLoopOptions, type RunningLoop, type ReceiveLoopStats, type SendLoopStats } from './loop.js';

@@ -15,6 +15,10 @@ export interface NativeCapabilities {
   cpus: number;
   mremapDontUnmap: Feature;
   externalBuffers: Feature;
+  /** TCP_ZEROCOPY_RECEIVE, with the struct ABI the kernel speaks ('4.18' | '5.7' | '5.11' | '5.12'). */
+  zerocopyReceive: Feature & { abi: string | null };
+  msgZerocopy: Feature;
+  splice: Feature;
 }
 
 export interface RegionOptions {
@@ -32,9 +36,148 @@ export interface NativeRegion {
   close(): void;
 }
 
+export type ReceiveMode = 'copy' | 'zerocopy' | 'flip' | 'copy-remap' | 'splice';
+export type SendMode = 'write' | 'zerocopy' | 'splice';
+
+export interface NativeLease {
+  buffer: ArrayBuffer;
+  id: number;
+  address: bigint;
+  offset: number;
+  mapped: number;
+  copied: number;
+  mismatches: number;
+}
+
+export interface ReceiveCounters {
+  mode: ReceiveMode;
+  requestedMode: ReceiveMode;
+  fallbackReason: string | null;
+  zerocopyAbi: string | null;
+  bytes: number;
+  mappedBytes: number;
+  copiedBytes: number;
+  remappedBytes: number;
+  syscalls: number;
+  wouldBlock: number;
+  verifiedBytes: number;
+  mismatches: number;
+  firstMismatchOffset: number | null;
+}
+
+export interface ReceiverStats extends ReceiveCounters {
+  closed: boolean;
+  outstandingLeases: number;
+  collectedLeases: number;
+}
+
+export interface ReceiverLayout {
+  copy: bigint | null;
+  map: bigint | null;
+  dest: bigint | null;
+  staging: bigint | null;
+  slotBytes: number;
+}
+
+export interface NativeReceiver {
+  read(): NativeLease[] | 'wait' | 'full' | null;
+  release(id: number): void;
+  stats(): ReceiverStats;
+  layout(): ReceiverLayout;
+  close(): void;
+}
+
+export interface ThreadTimes {
+  seconds: number;
+  userSeconds: number;
+  systemSeconds: number;
+  cpuSeconds: number;
+  voluntarySwitches: number;
+  involuntarySwitches: number;
+  endReason: 'bytes' | 'time' | 'eof' | 'stopped';
+}
+
+export type ReceiveLoopStats = ThreadTimes & ReceiveCounters;
+
+export interface SendLoopStats extends ThreadTimes {
+  mode: SendMode;
+  bytes: number;
+  syscalls: number;
+  wouldBlock: number;
+  zerocopySends: number;
+  completions: number;
+  completionsCopied: number;
+  enobufs: number;
+}
+
+export interface RegionSendStats {
+  bytes: number;
+  syscalls: number;
+  zerocopySends: number;
+  completions: number;
+  completionsCopied: number;
+}
+
+export interface NativeLoop<T> {
+  start(): Promise<T>;
+  stop(): void;
+}
+
+export interface SocketInfo {
+  stream: boolean;
+  mss: number;
+  rcvbuf: number;
+  sndbuf: number;
+  zerocopy: boolean;
+  nonBlocking: boolean;
+}
+
+export interface SocketOptions {
+  rcvbuf?: number;
+  sndbuf?: number;
+  rcvlowat?: number;
+  noDelay?: boolean;
+  zerocopy?: boolean;
+  /** Close with a zero linger, which resets the connection (RST) instead of FIN. */
+  linger0?: boolean;
+}
+
+export interface SocketAddress {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+export interface NativeFdWatcher {
+  wait(events: 'readable' | 'writable', callback: (error: Error | null, events: number) => void): void;
+  close(): void;
+}
+
 export interface Binding {
   Region: new (bytes: number | bigint, options?: RegionOptions) => NativeRegion;
+  Receiver: new (fd: number, options?: object) => NativeReceiver;
+  Loop: {
+    new (kind: 'receive', fd: number, options?: object): NativeLoop<ReceiveLoopStats>;
+    new (kind: 'send', fd: number, options?: object): NativeLoop<SendLoopStats>;
+  };
+  RegionSend: new (fd: number, region: NativeRegion, options?: object) => NativeLoop<RegionSendStats>;
+  FdWatcher: new (fd: number) => NativeFdWatcher;
   capabilities(): NativeCapabilities;
+  setTestSwitch(name: 'noZerocopy', on: boolean): void;
+  tcpListen(host: string, port: number, backlog?: number): number;
+  tcpAccept(fd: number): number | null;
+  tcpConnect(host: string, port: number, options?: { mss?: number }): number;
+  socketError(fd: number): void;
+  socketAddress(fd: number, peer?: boolean): SocketAddress;
+  setSocketOptions(fd: number, options: SocketOptions): void;
+  socketInfo(fd: number): SocketInfo;
+  closeFd(fd: number): void;
+  shutdownFd(fd: number, how: 'read' | 'write' | 'both'): void;
+  dupFd(fd: number): number;
+  netnsCreate(): number;
+  netnsCurrent(): number;
+  netnsEnter(fd: number): void;
+  linkConfigure(ifname: string, options: { up?: boolean; mtu?: number }): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -5,6 +5,15 @@ import { smapsBytes } from './procfs.js';
 
 export type AllocOptions = RegionOptions;
 
+// The binding object behind each PageRegion, for the library's own send path (not exported from
+// the package).
+const natives = new WeakMap<PageRegion, NativeRegion>();
+export function nativeRegionOf(region: PageRegion): NativeRegion {
+  const native = natives.get(region);
+  if (!native) throw pageflipTypeError('region must be a PageRegion');
+  return native;
+}
+
 export class PageRegion {
   /** Size of one page on this machine, bytes. */
   static readonly pageSize: number = binding.capabilities().pageSize;
@@ -14,6 +23,7 @@ export class PageRegion {
 
   private constructor(native: NativeRegion) {
     this.#native = native;
+    natives.set(this, native);
   }
 
   /**

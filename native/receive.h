@@ -100,6 +100,12 @@ class ReceiveEngine {
   const ReceiveCounters& counters() const { return counters_; }
   uint64_t stream_offset() const { return offset_; }
   bool eof() const { return eof_; }
+  // Where the engine's buffers live (diagnostics and tests: page-move evidence).
+  struct Layout {
+    uint8_t *copy, *map, *dest, *staging;
+    size_t slot_bytes;
+  };
+  Layout layout() const { return {copy_area_.base, map_area_.base, dest_area_.base, staging_area_.base, slot_bytes_}; }
 
  private:
   ReceiveEngine(int fd, const ReceiveOptions& options);

@@ -53,7 +53,8 @@ void DetachIfAlive(Napi::Reference<Napi::ArrayBuffer>& ref) {
 Napi::Function Receiver::Define(Napi::Env env) {
   return DefineClass(env, "Receiver",
                      {InstanceMethod<&Receiver::Read>("read"), InstanceMethod<&Receiver::Release>("release"),
-                      InstanceMethod<&Receiver::Stats>("stats"), InstanceMethod<&Receiver::Close>("close")});
+                      InstanceMethod<&Receiver::Stats>("stats"), InstanceMethod<&Receiver::Layout>("layout"),
+                      InstanceMethod<&Receiver::Close>("close")});
 }
 
 Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(info) {
@@ -127,6 +128,7 @@ Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
     lease.Set("buffer", buffer);
     lease.Set("id", id);
     lease.Set("offset", double(segment.offset));
+    lease.Set("address", Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(segment.data))));
     lease.Set("mapped", double(segment.mapped));
     lease.Set("copied", double(segment.copied));
     lease.Set("mismatches", double(check.mismatches));
@@ -171,6 +173,22 @@ Napi::Value Receiver::Stats(const Napi::CallbackInfo& info) {
   stats.Set("mismatches", double(core.check.mismatches));
   stats.Set("firstMismatchOffset", core.check.mismatches ? Napi::Number::New(env, double(core.check.first_mismatch)) : env.Null());
   return stats;
+}
+
+Napi::Value Receiver::Layout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!core_->engine) ThrowState(env, "ERR_PAGEFLIP_CLOSED", "the receiver is closed");
+  ReceiveEngine::Layout layout = core_->engine->layout();
+  auto address = [&](uint8_t* p) -> Napi::Value {
+    return p ? Napi::Value(Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)))) : env.Null();
+  };
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("copy", address(layout.copy));
+  result.Set("map", address(layout.map));
+  result.Set("dest", address(layout.dest));
+  result.Set("staging", address(layout.staging));
+  result.Set("slotBytes", double(layout.slot_bytes));
+  return result;
 }
 
 Napi::Value Receiver::Close(const Napi::CallbackInfo& info) {

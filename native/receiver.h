@@ -24,6 +24,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);  // (id)
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Layout(const Napi::CallbackInfo& info);  // buffer addresses (bigint) for diagnostics
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ReceiverCore> core_;

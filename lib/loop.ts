@@ -1,0 +1,57 @@
+// Native hot loops: receive or send a byte count or a duration on a dedicated native thread.
+// The data is the deterministic pattern (stream offset + seed), so the receiver can verify
+// every byte ("touch") without shared state.
+import { binding, type ReceiveLoopStats, type ReceiveMode, type SendLoopStats, type SendMode } from './native.js';
+import type { Connection } from './socket.js';
+
+export type { ReceiveLoopStats, SendLoopStats } from './native.js';
+
+interface LoopLimits {
+  /** Stop after this many bytes (0: no limit). */
+  bytes?: number;
+  /** Stop after this many seconds (0: no limit). */
+  seconds?: number;
+  /** Pin the loop thread to this CPU. */
+  cpu?: number;
+  /** Blocking syscalls with a 100 ms timeout (default) or non-blocking + poll. */
+  blocking?: boolean;
+  chunkSize?: number;
+  seed?: number;
+}
+
+export interface ReceiveLoopOptions extends LoopLimits {
+  mode?: ReceiveMode;
+  verify?: boolean;
+  allowFallback?: boolean;
+  copybuf?: number;
+  tlbHint?: boolean;
+  /** zerocopy: release this many consumed slots with one madvise. Default 1. */
+  releaseBatch?: number;
+  /** zerocopy: never madvise; the next receive zaps the old pages (no TLB hint). */
+  lazyRelease?: boolean;
+}
+
+export interface SendLoopOptions extends LoopLimits {
+  mode?: SendMode;
+  /** shutdown(SHUT_WR) after a byte-limited send so the receiver sees EOF. Default true. */
+  shutdown?: boolean;
+}
+
+export interface RunningLoop<T> {
+  /** Resolves with the loop's measurements; rejects with a coded error carrying `stats`. */
+  readonly done: Promise<T>;
+  /** Ends the loop within ~100 ms. */
+  stop(): void;
+}
+
+function start<T>(loop: { start(): Promise<T>; stop(): void }): RunningLoop<T> {
+  return { done: loop.start(), stop: () => loop.stop() };
+}
+
+export function receiveLoop(connection: Connection, options: ReceiveLoopOptions = {}): RunningLoop<ReceiveLoopStats> {
+  return start(new binding.Loop('receive', connection.fd, options));
+}
+
+export function sendLoop(connection: Connection, options: SendLoopOptions = {}): RunningLoop<SendLoopStats> {
+  return start(new binding.Loop('send', connection.fd, options));
+}
