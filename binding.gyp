@@ -8,7 +8,8 @@
         "native/args.cc",
         "native/mapping.cc",
         "native/region.cc",
-        "native/capabilities.cc"
+        "native/capabilities.cc",
+        "native/calibrate.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "calibrate.h"
 #include "capabilities.h"
 #include "region.h"
 
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->region_constructor = Napi::Persistent(region);
   exports.Set("Region", region);
   exports.Set("capabilities", Napi::Function::New<Capabilities>(env, "capabilities"));
+  exports.Set("calibrate", Napi::Function::New<Calibrate>(env, "calibrate"));
   return exports;
 }
 
