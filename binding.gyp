@@ -16,7 +16,8 @@
         "native/receiver.cc",
         "native/send.cc",
         "native/run_loop.cc",
-        "native/region_send.cc"
+        "native/region_send.cc",
+        "native/calibrate.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

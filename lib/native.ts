@@ -153,6 +153,76 @@ export interface NativeFdWatcher {
   close(): void;
 }
 
+/** Options of calibrate(); every field is optional and validated natively (no coercion). */
+export interface CalibrationOptions {
+  /** Small time budgets for tests and `pageflip calibrate --quick`: 4 ms cells, 3 trials, 64 MiB pool. */
+  quick?: boolean;
+  /** Time budget per measured cell, ms (1 to 60000; default 40, quick 4). */
+  cellMs?: number;
+  /** Trials per cell; the median is reported (1 to 99; default 5, quick 3). */
+  trials?: number;
+  /** Cold-copy source pool, MiB (at least 64; default 256, quick 64). */
+  coldPoolMiB?: number;
+}
+
+/** memcpy of `bytes` per call: median over trials. */
+export interface MemcpyFigure {
+  gbPerSec: number; // 10^9 bytes/s
+  nsPerCall: number;
+  nsPerPage: number; // nsPerCall / (bytes / pageSize)
+  calls: number; // calls timed in the trials
+}
+
+export interface MemcpyRow {
+  bytes: number;
+  hot: MemcpyFigure; // same source and destination every call
+  cold: MemcpyFigure; // source evicted from the caches before each batch
+}
+
+/** One page operation (mremap move, madvise drop) of `pages` pages per call: median over trials. */
+export interface PageOpFigure {
+  usPerCall: number;
+  usPerPage: number; // usPerCall / pages
+  calls: number;
+  /** TLB shootdown IPIs per call (system-wide /proc/interrupts delta); null where not reported. */
+  tlbIpisPerCall: number | null;
+  /** With a second thread: the share of the cell's wall time that thread was on its CPU (0-1). */
+  secondThreadOnCpu?: number;
+}
+
+export interface PageOpRow {
+  pages: number;
+  alone: PageOpFigure;
+  /** With a second thread of the process busy on another CPU; null with fewer than 2 usable CPUs. */
+  secondThread: PageOpFigure | null;
+  slowdown: number | null; // secondThread.usPerCall / alone.usPerCall
+}
+
+export interface CalibrationCrossover {
+  copy: 'hot' | 'cold';
+  mover: 'alone' | 'secondThread';
+  /** Smallest page count per call where a move costs less per page than copying; null if none. */
+  pages: number | null;
+  points: Array<{ pages: number; moveUsPerPage: number; copyUsPerPage: number }>;
+}
+
+export interface NativeCalibration {
+  cpus: number;
+  pageSize: number;
+  options: Required<CalibrationOptions>;
+  measureCpu: number;
+  secondThreadCpu: number | null;
+  lastLevelCacheBytes: number | null;
+  mremapFlags: string;
+  memcpy: MemcpyRow[];
+  mremap: PageOpRow[];
+  madvise: PageOpRow[];
+  crossover: CalibrationCrossover[];
+  elapsedMs: number;
+  /** How each figure was measured, in words. */
+  method: string[];
+}
+
 export interface Binding {
   Region: new (bytes: number | bigint, options?: RegionOptions) => NativeRegion;
   Receiver: new (fd: number, options?: object) => NativeReceiver;
@@ -178,6 +248,7 @@ export interface Binding {
   netnsCurrent(): number;
   netnsEnter(fd: number): void;
   linkConfigure(ifname: string, options: { up?: boolean; mtu?: number }): void;
+  calibrate(options?: CalibrationOptions): Promise<NativeCalibration>;
 }
 
 const require = createRequire(import.meta.url);

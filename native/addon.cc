@@ -3,6 +3,7 @@
 
 #include "addon_data.h"
 #include "args.h"
+#include "calibrate.h"
 #include "capabilities.h"
 #include "errors.h"
 #include "netns.h"
@@ -61,6 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<NetnsCurrent>(env, exports, "netnsCurrent");
   Export<NetnsEnter>(env, exports, "netnsEnter");
   Export<LinkConfigure>(env, exports, "linkConfigure");
+  Export<Calibrate>(env, exports, "calibrate");
   return exports;
 }
 

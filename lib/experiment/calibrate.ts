@@ -1,0 +1,158 @@
+// `pageflip calibrate`: what one page move costs on this machine compared with copying, and from
+// how many pages per call moving beats copying. Everything is measured natively on its own thread
+// (native/calibrate.cc); this file only forwards the options and prints the result.
+import { binding, type CalibrationOptions, type NativeCalibration, type PageOpFigure, type PageOpRow } from '../native.js';
+
+export type {
+  CalibrationCrossover,
+  CalibrationOptions,
+  MemcpyFigure,
+  MemcpyRow,
+  PageOpFigure,
+  PageOpRow,
+} from '../native.js';
+export type CalibrationResult = NativeCalibration;
+
+/** Below this share of a cell's wall time on its CPU, the second thread was often descheduled: say so. */
+const BUSY_SHARE_WARNING = 0.9;
+
+/**
+ * Runs the whole calibration on a dedicated native thread: about 2-3 s by default, well under a
+ * second with `quick`. Bad options reject with a TypeError/RangeError carrying an ERR_PAGEFLIP_* code.
+ */
+export async function runCalibration(options: CalibrationOptions = {}): Promise<CalibrationResult> {
+  return binding.calibrate(options);
+}
+
+/** Three significant digits, never in exponent notation. */
+function num(value: number): string {
+  return value >= 1000 ? value.toFixed(0) : value.toPrecision(3);
+}
+
+function size(bytes: number): string {
+  const MiB = 1024 * 1024;
+  return bytes >= MiB && bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes / 1024} KiB`;
+}
+
+/** Right-aligned columns, two spaces apart, indented by two. */
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => `  ${cells.map((cell, i) => cell.padStart(widths[i])).join('  ')}`.trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** Word-wraps text to `width` columns; the first line starts with `first`, later ones with `rest`. */
+function wrap(text: string, width: number, first: string, rest: string): string[] {
+  const lines: string[] = [];
+  let current = first;
+  let words = 0; // on the current line
+  for (const word of text.split(' ')) {
+    if (words > 0 && current.length + 1 + word.length > width) {
+      lines.push(current);
+      current = rest;
+      words = 0;
+    }
+    current += words++ > 0 ? ` ${word}` : word;
+  }
+  lines.push(current);
+  return lines;
+}
+
+function ipis(figure: PageOpFigure | null): string {
+  return figure?.tlbIpisPerCall == null ? 'n/a' : figure.tlbIpisPerCall.toFixed(2);
+}
+
+function share(figure: PageOpFigure | null): string {
+  return figure?.secondThreadOnCpu === undefined ? 'n/a' : `${(figure.secondThreadOnCpu * 100).toFixed(0)}%`;
+}
+
+function pageOpTable(rows: PageOpRow[]): string[] {
+  return table(
+    ['pages', 'µs/call', 'µs/page', 'IPIs/call', '2nd thread: µs/call', 'µs/page', 'IPIs/call', 'on CPU', 'slowdown'],
+    rows.map((row) => [
+      String(row.pages),
+      num(row.alone.usPerCall),
+      num(row.alone.usPerPage),
+      ipis(row.alone),
+      row.secondThread ? num(row.secondThread.usPerCall) : 'n/a',
+      row.secondThread ? num(row.secondThread.usPerPage) : 'n/a',
+      ipis(row.secondThread),
+      share(row.secondThread),
+      row.slowdown === null ? 'n/a' : `${row.slowdown.toFixed(2)}x`,
+    ]),
+  );
+}
+
+/** One note when the second thread was often off its CPU: its IPIs were then partly spared. */
+function busyWarning(result: CalibrationResult): string[] {
+  const shares = [...result.mremap, ...result.madvise]
+    .map((row) => row.secondThread?.secondThreadOnCpu)
+    .filter((value): value is number => value !== undefined);
+  const low = shares.filter((value) => value < BUSY_SHARE_WARNING);
+  if (low.length === 0) return [];
+  const pct = (value: number) => `${(value * 100).toFixed(0)}%`;
+  return wrap(
+    `note: in ${low.length} of ${shares.length} cells the second thread was on its CPU only ` +
+      `${pct(Math.min(...low))}-${pct(Math.max(...low))} of the time ("on CPU"): something else ran there, so fewer ` +
+      'flushes needed an IPI and those slowdowns (and the second-thread crossovers) are understated. Rerun on a quiet machine.',
+    100,
+    '',
+    '  ',
+  );
+}
+
+/** A readable terminal report: memcpy table, mremap and madvise tables, crossover lines, method. */
+export function formatCalibration(result: CalibrationResult): string {
+  const second = result.secondThreadCpu === null ? 'not measured (fewer than 2 usable CPUs)' : `on CPU ${result.secondThreadCpu}`;
+  const out = [
+    `pageflip calibrate: ${result.cpus} CPUs, ${result.pageSize}-byte pages, measured on CPU ${result.measureCpu}, ` +
+      `second thread ${second}, ${(result.elapsedMs / 1000).toFixed(1)} s`,
+    '',
+    'memcpy (hot: same buffers every call; cold: source evicted from the caches first)',
+    ...table(
+      ['size', 'hot GB/s', 'cold GB/s', 'hot ns/page', 'cold ns/page'],
+      result.memcpy.map((row) => [
+        size(row.bytes),
+        num(row.hot.gbPerSec),
+        num(row.cold.gbPerSec),
+        num(row.hot.nsPerPage),
+        num(row.cold.nsPerPage),
+      ]),
+    ),
+    '',
+    `page moves: mremap(${result.mremapFlags}), alone and with a second thread busy on another CPU`,
+    ...pageOpTable(result.mremap),
+    '',
+    'page drops: madvise(MADV_DONTNEED), alone and with a second thread busy on another CPU',
+    ...pageOpTable(result.madvise),
+    '',
+    'crossover: smallest pages per mremap call at which a move costs less per page than memcpy of the same bytes',
+  ];
+  for (const c of result.crossover) {
+    const label = `${c.copy} copy, ${c.mover === 'alone' ? 'mover alone' : 'with 2nd thread'}`.padEnd(28);
+    const at = c.points.find((p) => p.pages === c.pages) ?? c.points[c.points.length - 1];
+    const verdict = c.pages === null ? `never up to ${at.pages} pages` : `${c.pages} pages`;
+    out.push(`  ${label}${verdict}  (at ${at.pages}: move ${num(at.moveUsPerPage)} vs copy ${num(at.copyUsPerPage)} µs/page)`);
+  }
+  const warning = busyWarning(result);
+  if (warning.length) out.push('', ...warning);
+  out.push('', 'method:');
+  for (const line of result.method) out.push(...wrap(line, 100, '  - ', '    '));
+  return out.join('\n');
+}
+
+/** One line: where moving starts to beat copying here, and what a single page costs either way. */
+export function crossoverSummary(result: CalibrationResult): string {
+  const cases = result.crossover.map(
+    (c) => `${c.copy} copy${c.mover === 'alone' ? '' : ' + 2nd thread'}: ${c.pages === null ? 'never' : `${c.pages} pages`}`,
+  );
+  const one = result.mremap[0];
+  // Every page count's size is among the memcpy sizes, so the one-page row exists.
+  const page = result.memcpy.find((row) => row.bytes === one.pages * result.pageSize)!;
+  const busy = one.secondThread ? `, ${num(one.secondThread.usPerCall)} µs with a 2nd thread` : '';
+  return (
+    `crossover (pages per mremap call from which moving beats memcpy): ${cases.join('; ')}. ` +
+    `Moving one page costs ${num(one.alone.usPerCall)} µs alone${busy}; copying it ${num(page.hot.nsPerPage / 1000)} µs hot, ` +
+    `${num(page.cold.nsPerPage / 1000)} µs cold.`
+  );
+}
