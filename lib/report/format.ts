@@ -1,0 +1,214 @@
+// Number formatting and row ordering shared by the terminal table, the HTML page and the CSV
+// header, so every view of one report shows the same rows in the same order with the same digits.
+import type { CompareReport, HostInfo, PointSummary, RowMode, RunResult, SendMode } from '../experiment/types.js';
+
+export const NA = 'n/a';
+
+/** Rates and ratios: 3 significant digits without exponent for everyday magnitudes. */
+export function sig3(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return NA;
+  const abs = Math.abs(value);
+  if (abs === 0) return '0';
+  // Above 1000, 3 significant digits would need an exponent or fake zeros; show the integer
+  // until it gets long, then an SI suffix (cycles per MB run into the millions).
+  if (abs >= 1e6) return si(value);
+  if (abs >= 1000) return Math.round(value).toString();
+  if (abs < 0.001) return value.toExponential(2);
+  return value.toPrecision(3);
+}
+
+function si(value: number): string {
+  const units: Array<[number, string]> = [
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+  ];
+  const [scale, unit] = units.find(([s]) => Math.abs(value) >= s) ?? units[units.length - 1];
+  return `${(value / scale).toPrecision(3)}${unit}`;
+}
+
+/** Percentages: one decimal. */
+export function pct1(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return NA;
+  return value.toFixed(1);
+}
+
+export function touchLabel(touch: boolean): string {
+  return touch ? 'touch' : 'notouch';
+}
+
+export function bytesLabel(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${sig3(bytes / 2 ** 30)} GiB`;
+  if (bytes >= 2 ** 20) return `${sig3(bytes / 2 ** 20)} MiB`;
+  if (bytes >= 2 ** 10) return `${sig3(bytes / 2 ** 10)} KiB`;
+  return `${bytes} B`;
+}
+
+const MODE_ORDER: RowMode[] = ['copy', 'zerocopy', 'flip', 'copy-remap', 'splice', 'node', 'iperf3', 'iperf3-Z'];
+const SENDER_ORDER: Array<SendMode | 'iperf3'> = ['zerocopy', 'write', 'splice', 'iperf3'];
+
+/** Page-moving receive modes: the ones the paper's question is about. */
+export const MOVING_MODES: ReadonlySet<RowMode> = new Set<RowMode>(['zerocopy', 'flip']);
+
+function rank<T>(order: readonly T[], value: T): number {
+  const i = order.indexOf(value);
+  return i < 0 ? order.length : i;
+}
+
+/** Modes in config order, then any mode that only shows up in the data (never dropped silently). */
+export function modeOrder(report: CompareReport): RowMode[] {
+  const modes = [...report.config.modes];
+  const extra = new Set<RowMode>();
+  for (const p of report.summary.points) if (!modes.includes(p.mode)) extra.add(p.mode);
+  for (const r of report.runs) if (!modes.includes(r.mode)) extra.add(r.mode);
+  return [...modes, ...[...extra].sort((a, b) => rank(MODE_ORDER, a) - rank(MODE_ORDER, b))];
+}
+
+export function mtuOrder(report: CompareReport): number[] {
+  const mtus = [...report.config.mtus];
+  const extra = new Set<number>();
+  for (const p of report.summary.points) if (!mtus.includes(p.mtu)) extra.add(p.mtu);
+  for (const r of report.runs) if (!mtus.includes(r.mtu)) extra.add(r.mtu);
+  return [...mtus, ...[...extra].sort((a, b) => a - b)];
+}
+
+/** notouch before touch, as in the paper's figures. */
+export function touchOrder(report: CompareReport): boolean[] {
+  const seen = new Set<boolean>(report.config.touch);
+  for (const p of report.summary.points) seen.add(p.touch);
+  return [false, true].filter((t) => seen.has(t));
+}
+
+/** The summary points of one MTU/touch block: config mode order, the configured sender first. */
+export function blockPoints(report: CompareReport, mtu: number, touch: boolean): PointSummary[] {
+  const modes = modeOrder(report);
+  return report.summary.points
+    .filter((p) => p.mtu === mtu && p.touch === touch)
+    .sort((a, b) => modes.indexOf(a.mode) - modes.indexOf(b.mode) || senderRank(report, a.sender) - senderRank(report, b.sender));
+}
+
+/** Row identity across the notouch and touch blocks of one MTU. */
+export interface RowKey {
+  mode: RowMode;
+  sender: SendMode | 'iperf3';
+}
+
+/** Every mode/sender row of one MTU (notouch and touch together), in table order. */
+export function rowKeys(report: CompareReport, mtu: number): RowKey[] {
+  const keys: RowKey[] = [];
+  for (const touch of touchOrder(report)) {
+    for (const p of blockPoints(report, mtu, touch)) {
+      if (!keys.some((k) => k.mode === p.mode && k.sender === p.sender)) keys.push({ mode: p.mode, sender: p.sender });
+    }
+  }
+  const order = modeOrder(report);
+  return keys.sort((a, b) => order.indexOf(a.mode) - order.indexOf(b.mode) || senderRank(report, a.sender) - senderRank(report, b.sender));
+}
+
+/** Row label: the mode, plus the sender when it is not the run's common sender. */
+export function rowLabel(report: CompareReport, p: { mode: RowMode; sender: SendMode | 'iperf3' }): string {
+  return p.sender === report.config.sender || p.sender === 'iperf3' ? p.mode : `${p.mode} (${p.sender} tx)`;
+}
+
+export function runsOf(report: CompareReport, p: PointSummary): RunResult[] {
+  return report.runs.filter((r) => r.mode === p.mode && r.mtu === p.mtu && r.touch === p.touch && r.sender === p.sender);
+}
+
+/** Perf event names in first-seen order over the points, then the runs. */
+export function perfEvents(report: CompareReport): string[] {
+  const events = new Set<string>();
+  for (const p of report.summary.points) for (const e of Object.keys(p.perfPerMB ?? {})) events.add(e);
+  for (const r of report.runs) for (const c of r.perf ?? []) events.add(c.event);
+  return [...events];
+}
+
+/** Unavailable perf events grouped by the reason given (first reason seen per event). */
+export function perfUnavailable(report: CompareReport): Array<{ reason: string; events: string[] }> {
+  const reasons = new Map<string, string>();
+  for (const r of report.runs) {
+    for (const c of r.perf ?? []) {
+      if (!c.available && !reasons.has(c.event)) reasons.set(c.event, c.reason ?? 'no reason given');
+    }
+  }
+  const groups = new Map<string, string[]>();
+  for (const [event, reason] of reasons) groups.set(reason, [...(groups.get(reason) ?? []), event]);
+  return [...groups].map(([reason, events]) => ({ reason, events }));
+}
+
+/** Sender order for rows: the run's common sender first. */
+export function senderRank(report: CompareReport, sender: SendMode | 'iperf3'): number {
+  return rank([report.config.sender, ...SENDER_ORDER.filter((s) => s !== report.config.sender)], sender);
+}
+
+export interface RowNote {
+  /** 1-based footnote number. */
+  index: number;
+  point: PointSummary;
+  text: string;
+}
+
+/**
+ * Footnotes for rows: distinct run notes per point (with the repeats they came from) and
+ * verification mismatches, which must never pass unnoticed in a touch run.
+ */
+export function rowNotes(report: CompareReport): RowNote[] {
+  const notes: RowNote[] = [];
+  for (const mtu of mtuOrder(report)) {
+    for (const touch of touchOrder(report)) {
+      for (const p of blockPoints(report, mtu, touch)) {
+        const byText = new Map<string, number[]>();
+        for (const r of runsOf(report, p)) {
+          if (r.note === null) continue;
+          const repeats = byText.get(r.note) ?? [];
+          repeats.push(r.repeat);
+          byText.set(r.note, repeats);
+        }
+        const where = `${rowLabel(report, p)}, MTU ${mtu}, ${touchLabel(touch)}`;
+        for (const [text, repeats] of byText) {
+          const which = repeats.length === 1 ? `repeat ${repeats[0]}` : `repeats ${repeats.join(', ')}`;
+          notes.push({ index: notes.length + 1, point: p, text: `${where}, ${which}: ${text}` });
+        }
+        if (p.mismatches > 0) {
+          notes.push({ index: notes.length + 1, point: p, text: `${where}: ${p.mismatches} mismatched bytes in verification` });
+        }
+      }
+    }
+  }
+  return notes;
+}
+
+export function notesFor(notes: RowNote[], p: PointSummary): number[] {
+  return notes.filter((n) => n.point === p).map((n) => n.index);
+}
+
+/** Human-readable one-line description of what was run. */
+export function configLine(report: CompareReport): string {
+  const c = report.config;
+  const length = c.seconds !== null ? `${sig3(c.seconds)} s` : c.bytes !== null ? bytesLabel(c.bytes) : 'default length';
+  const parts = [
+    `sender ${c.sender}`,
+    `${c.repeats} repeat${c.repeats === 1 ? '' : 's'} × ${length} (+${sig3(c.warmupSeconds)} s warm-up)`,
+    `chunk ${bytesLabel(c.chunkBytes)}`,
+    c.cpus ? `rx CPU ${c.cpus.rx}, tx CPU ${c.cpus.tx}` : 'unpinned',
+    `network ${c.network}${c.peer ? ` (peer ${c.peer})` : ''}`,
+    `perf ${c.perf ? 'on' : 'off'}`,
+  ];
+  if (c.quick) parts.push('quick');
+  return parts.join(', ');
+}
+
+/** Start time in UTC and how long the whole comparison took. */
+export function when(report: CompareReport): string {
+  const start = Date.parse(report.startedAt);
+  const end = Date.parse(report.finishedAt);
+  if (Number.isNaN(start)) return report.startedAt;
+  const stamp = new Date(start).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  if (Number.isNaN(end) || end < start) return stamp;
+  const s = Math.round((end - start) / 1000);
+  return `${stamp}, took ${s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`}`;
+}
+
+export function hostLine(h: HostInfo): string {
+  const mhz = h.cpuMHz === null ? '' : ` (${Math.round(h.cpuMHz)} MHz)`;
+  return `Linux ${h.kernel} ${h.machine}, ${h.cpuModel}${mhz}, ${h.cpus} CPUs, page ${h.pageSize} B, THP ${h.thp ?? NA}, Node ${h.node}, pageflip ${h.pageflip}`;
+}

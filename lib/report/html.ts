@@ -1,0 +1,532 @@
+// The HTML report: one self-contained page (inline CSS and SVG, no script, nothing fetched) that
+// can be mailed or attached to a bug. Charts follow the paper's Figures 1-2: per MTU, bars per
+// receive mode for notouch and touch, plus the paper's published efficiencies beside this run's.
+import type { CompareReport, HostInfo, PointSummary, RowMode } from '../experiment/types.js';
+import {
+  NA,
+  MOVING_MODES,
+  blockPoints,
+  bytesLabel,
+  configLine,
+  modeOrder,
+  rowKeys,
+  type RowKey,
+  mtuOrder,
+  notesFor,
+  pct1,
+  perfEvents,
+  perfUnavailable,
+  rowNotes,
+  senderRank,
+  sig3,
+  touchLabel,
+  touchOrder,
+  when,
+  type RowNote,
+} from './format.js';
+import { barChart, escapeXml as esc, type BarCell, type BarGroup, type LegendItem } from './svg.js';
+
+type Family = 'copy' | 'moving' | 'reference';
+
+function family(mode: RowMode): Family {
+  if (MOVING_MODES.has(mode)) return 'moving';
+  return mode === 'node' || mode.startsWith('iperf3') ? 'reference' : 'copy';
+}
+
+// Light = notouch, dark = touch; blue = copy receive, orange = page-moving, grey = reference rows.
+const COLORS: Record<Family, { notouch: string; touch: string; name: string }> = {
+  copy: { notouch: '#9cc3e6', touch: '#2b6cb0', name: 'copy receive' },
+  moving: { notouch: '#f9c28b', touch: '#d2691e', name: 'page-moving receive' },
+  reference: { notouch: '#cfcfcf', touch: '#707070', name: 'reference (node, iperf3)' },
+};
+
+function color(mode: RowMode, touch: boolean): string {
+  return COLORS[family(mode)][touch ? 'touch' : 'notouch'];
+}
+
+function pointAt(report: CompareReport, mtu: number, touch: boolean, key: RowKey): PointSummary | undefined {
+  return report.summary.points.find((p) => p.mtu === mtu && p.touch === touch && p.mode === key.mode && p.sender === key.sender);
+}
+
+interface Metric {
+  id: string;
+  title: string;
+  yLabel: (report: CompareReport) => string;
+  pick: (p: PointSummary) => { median: number; min: number; max: number };
+  format: (v: number) => string;
+  unit: string;
+}
+
+// The charts promised per MTU, in page order.
+export const METRICS: Metric[] = [
+  { id: 'gbps', title: 'Throughput', yLabel: () => 'throughput (Gbit/s)', pick: (p) => p.gbps, format: sig3, unit: 'Gbit/s' },
+  {
+    id: 'cpu',
+    title: 'CPU utilisation',
+    yLabel: (r) => `CPU (% of all ${r.host.cpus} cores)`,
+    pick: (p) => p.cpuPercent,
+    format: pct1,
+    unit: '% CPU',
+  },
+  {
+    id: 'efficiency',
+    title: 'Efficiency',
+    yLabel: () => 'efficiency (Mbit/s ÷ CPU %)',
+    pick: (p) => p.efficiency,
+    format: sig3,
+    unit: 'Mbit/s per CPU %',
+  },
+  {
+    id: 'usmb',
+    title: 'CPU cost per byte',
+    yLabel: () => 'CPU-µs per MB (all cores)',
+    pick: (p) => p.usPerMB,
+    format: sig3,
+    unit: 'CPU-µs/MB',
+  },
+];
+
+function legendFor(report: CompareReport, keys: RowKey[]): LegendItem[] {
+  const touches = touchOrder(report);
+  const families = (['copy', 'moving', 'reference'] as Family[]).filter((f) => keys.some((k) => family(k.mode) === f));
+  const items: LegendItem[] = families.map((f) => ({ label: COLORS[f].name, colors: touches.map((t) => COLORS[f][t ? 'touch' : 'notouch']) }));
+  if (touches.length > 1) items.push({ label: 'light = notouch, dark = touch', colors: [] });
+  else items.push({ label: `all ${touchLabel(touches[0] ?? false)}`, colors: [] });
+  return items;
+}
+
+function groupLabel(report: CompareReport, key: RowKey, notes: RowNote[], mtu: number): { label: string; sublabel?: string } {
+  const marks = touchOrder(report).flatMap((touch) => {
+    const p = pointAt(report, mtu, touch, key);
+    return p ? notesFor(notes, p) : [];
+  });
+  const parts: string[] = [];
+  if (key.sender !== report.config.sender && key.sender !== 'iperf3') parts.push(`${key.sender} tx`);
+  if (marks.length) parts.push(`note ${marks.map((m) => `[${m}]`).join('')}`);
+  return parts.length ? { label: key.mode, sublabel: parts.join(' ') } : { label: key.mode };
+}
+
+function metricChart(report: CompareReport, mtu: number, metric: Metric, notes: RowNote[]): string {
+  const keys = rowKeys(report, mtu);
+  const touches = touchOrder(report);
+  const groups: BarGroup[] = keys.map((key) => ({
+    ...groupLabel(report, key, notes, mtu),
+    cells: touches.map((touch): BarCell | null => {
+      const p = pointAt(report, mtu, touch, key);
+      if (!p) return null;
+      const s = metric.pick(p);
+      return {
+        value: s.median,
+        min: s.min,
+        max: s.max,
+        color: color(key.mode, touch),
+        title: `${key.mode} (${key.sender} sender), ${touchLabel(touch)}, MTU ${mtu}: median ${metric.format(s.median)} ${metric.unit} (min ${metric.format(s.min)}, max ${metric.format(s.max)}, ${p.runs} runs)`,
+      };
+    }),
+  }));
+  const title = `${metric.title} at MTU ${mtu}`;
+  return figure(
+    barChart({
+      id: `chart-${mtu}-${metric.id}`,
+      title,
+      description: `Median ${metric.unit} per receive mode for ${touches.map(touchLabel).join(' and ')}, whiskers from min to max over repeats.`,
+      yLabel: metric.yLabel(report),
+      xLabel: 'receive mode',
+      legend: legendFor(report, keys),
+      groups,
+      format: metric.format,
+      missing: 'no data',
+    }),
+    title,
+  );
+}
+
+function figure(svg: string, title: string, caption = ''): string {
+  const note = caption ? ` <span>${esc(caption)}</span>` : '';
+  return `<figure>\n<figcaption><strong>${esc(title)}</strong>${note}</figcaption>\n${svg}\n</figure>`;
+}
+
+/** This run's efficiency of a mode at an MTU/touch with the common sender, and its ratio to copy. */
+function runEfficiency(report: CompareReport, mtu: number, touch: boolean, mode: RowMode) {
+  const p = report.summary.points.find((q) => q.mtu === mtu && q.touch === touch && q.mode === mode && q.sender === report.config.sender);
+  return { efficiency: p?.efficiency.median ?? null, ratio: p?.vsCopy?.efficiency ?? null, measured: p !== undefined };
+}
+
+function paperSection(report: CompareReport): string {
+  if (report.paper.length === 0) return '';
+  const mtus = [...new Set(report.paper.map((f) => f.mtu))].sort((a, b) => a - b);
+  const ghz = [...new Set(report.paper.map((f) => f.cpuGHz))].sort((a, b) => a - b);
+  const paperGrey = ['#c4c4c4', '#7a7a7a', '#4a4a4a'];
+  const touches = [...touchOrder(report)].reverse(); // touch first: the paper's numbers are touch
+  const series: Array<{ label: string; color: string; value: (mtu: number) => number | null }> = [
+    ...ghz.map((g, i) => ({
+      label: `paper ${g} GHz: flip ÷ copy`,
+      color: paperGrey[Math.min(i, paperGrey.length - 1)],
+      value: (mtu: number) => {
+        const f = report.paper.find((x) => x.mtu === mtu && x.cpuGHz === g);
+        return f ? f.flip / f.copy : null;
+      },
+    })),
+    ...touches.flatMap((touch) =>
+      (['flip', 'zerocopy'] as const).map((mode) => ({
+        label: `this run: ${mode} ÷ copy, ${touchLabel(touch)}`,
+        color: mode === 'flip' ? (touch ? '#2f7d4f' : '#9fd8b3') : touch ? '#d2691e' : '#f9c28b',
+        value: (mtu: number) => runEfficiency(report, mtu, touch, mode).ratio,
+      })),
+    ),
+  ];
+  const groups: BarGroup[] = mtus.map((mtu) => ({
+    label: `MTU ${mtu}`,
+    sublabel: `${mtu - 52} B payload`,
+    cells: series.map((s) => {
+      const v = s.value(mtu);
+      return v === null ? null : { value: v, color: s.color, title: `${s.label}, MTU ${mtu}: ${sig3(v)}` };
+    }),
+  }));
+  const chart = barChart({
+    id: 'chart-paper-ratio',
+    title: 'Page-moving ÷ copy efficiency: the 2004 paper vs this run',
+    description:
+      'Ratio of page-moving receive efficiency to copy receive efficiency (Mbit/s ÷ CPU %) at the paper MTUs. ' +
+      'Bars above 1 mean page moving was more efficient than copying; below 1, less.',
+    yLabel: 'efficiency ratio (page-moving ÷ copy)',
+    legend: series.map((s) => ({ label: s.label, colors: [s.color] })),
+    groups,
+    baseline: 1,
+    reference: { value: 1, label: 'parity with copy' },
+    format: sig3,
+    missing: NA,
+    width: 600,
+    height: 380,
+  });
+
+  const rows: string[] = [];
+  for (const mtu of mtus) {
+    for (const g of ghz) {
+      const f = report.paper.find((x) => x.mtu === mtu && x.cpuGHz === g);
+      if (!f) continue;
+      rows.push(
+        `<tr><td>paper, ${esc(String(g))} GHz</td><td class="n">${mtu}</td><td>touch</td>` +
+          `<td class="n">${f.copy.toFixed(2)}</td><td class="n">${f.flip.toFixed(2)}</td><td class="n">—</td>` +
+          `<td class="n">${sig3(f.flip / f.copy)}</td><td class="n">—</td></tr>`,
+      );
+    }
+    for (const touch of touches) {
+      const copy = runEfficiency(report, mtu, touch, 'copy');
+      const flip = runEfficiency(report, mtu, touch, 'flip');
+      const zc = runEfficiency(report, mtu, touch, 'zerocopy');
+      if (!copy.measured && !flip.measured && !zc.measured) {
+        rows.push(`<tr class="run"><td>this run</td><td class="n">${mtu}</td><td>${touchLabel(touch)}</td><td colspan="5" class="muted">not measured at this MTU</td></tr>`);
+        continue;
+      }
+      rows.push(
+        `<tr class="run"><td>this run</td><td class="n">${mtu}</td><td>${touchLabel(touch)}</td>` +
+          `<td class="n">${sig3(copy.efficiency)}</td><td class="n">${sig3(flip.efficiency)}</td><td class="n">${sig3(zc.efficiency)}</td>` +
+          `<td class="n">${sig3(flip.ratio)}</td><td class="n">${sig3(zc.ratio)}</td></tr>`,
+      );
+    }
+  }
+  const table =
+    '<table class="data paper"><thead><tr><th rowspan="2">source</th><th rowspan="2">MTU</th><th rowspan="2">data</th>' +
+    '<th colspan="3">efficiency (Mbit/s ÷ CPU %)</th><th colspan="2">ratio to copy</th></tr>' +
+    '<tr><th>copy</th><th>flip</th><th>zerocopy</th><th>flip</th><th>zerocopy</th></tr></thead>\n<tbody>\n' +
+    rows.join('\n') +
+    '\n</tbody></table>';
+  return `<section id="paper">
+<h2>Against the 2004 paper</h2>
+<p class="lede">The OLS 2004 paper (Figures 1-2: dual Pentium 4, Linux 2.6.4, a NIC that split headers from data) found a
+page flip slightly <em>less</em> efficient than one copy. Absolute efficiencies from 2004 and from this machine differ by
+orders of magnitude (other CPUs, loopback instead of a NIC), so the chart compares the ratio page-moving ÷ copy; the
+table gives the raw numbers. The paper's values are for touched data. Here <code>flip</code> is zero-copy receive plus
+mremap onto the caller's buffer (closest to the paper's flip_page_mapping), <code>zerocopy</code> reads the mapped pages
+in place; both are compared with <code>copy</code> receive fed by the same sender (${esc(report.config.sender)}).</p>
+<div class="pair">
+${figure(chart, 'Page-moving ÷ copy efficiency', 'Above 1: moving pages beat copying. n/a: no such point in this run.')}
+<div class="side"><div class="tablewrap">${table}</div>
+<p class="muted">Paper: dual Pentium 4 at 1.8 and 2.4 GHz (the same machine, clock set by multiplier), Gigabit Ethernet, 2004.
+This run: ${esc(report.host.cpuModel)}, ${report.host.cpus} CPUs, ${esc(report.config.network === 'peer' ? 'two hosts' : 'loopback')}.
+Efficiency is the paper's "eff" (Mbit/s ÷ CPU %); this run's values are medians over repeats.</p></div>
+</div>
+</section>`;
+}
+
+function ratioCell(value: number | undefined, higherIsBetter: boolean, baseline: boolean): string {
+  if (value === undefined) return `<td class="n muted">${baseline ? '—' : NA}</td>`;
+  const cls = Math.abs(value - 1) < 0.005 ? '' : value > 1 === higherIsBetter ? ' better' : ' worse';
+  return `<td class="n${cls}">${sig3(value)}</td>`;
+}
+
+function range(s: { min: number; max: number }, f: (v: number) => string): string {
+  return `${f(s.min)}–${f(s.max)}`;
+}
+
+function summaryTable(report: CompareReport, mtu: number, notes: RowNote[]): string {
+  const head =
+    '<thead><tr><th rowspan="2">mode</th><th rowspan="2">sender</th><th colspan="2">Gbit/s</th><th colspan="2">CPU %</th>' +
+    '<th rowspan="2">CPU-µs<br>per MB</th><th colspan="2">efficiency</th><th rowspan="2">mapped<br>%</th><th colspan="3">ratio to copy</th></tr>' +
+    '<tr><th>median</th><th>min–max</th><th>median</th><th>min–max</th><th>median</th><th>min–max</th><th>Gbit/s</th><th>µs/MB</th><th>eff</th></tr></thead>';
+  const body: string[] = [];
+  for (const touch of touchOrder(report)) {
+    body.push(`<tr class="section"><th colspan="13">${touchLabel(touch)}</th></tr>`);
+    const points = blockPoints(report, mtu, touch);
+    if (points.length === 0) body.push('<tr><td colspan="13" class="muted">no runs</td></tr>');
+    for (const p of points) {
+      const marks = notesFor(notes, p);
+      const base = p.mode === 'copy';
+      body.push(
+        `<tr${marks.length ? ' class="noted"' : ''}><td>${esc(p.mode)}${marks.map((m) => ` <sup class="mark">[${m}]</sup>`).join('')}</td>` +
+          `<td>${esc(p.sender)}</td><td class="n">${sig3(p.gbps.median)}</td><td class="n muted">${range(p.gbps, sig3)}</td>` +
+          `<td class="n">${pct1(p.cpuPercent.median)}</td><td class="n muted">${range(p.cpuPercent, pct1)}</td>` +
+          `<td class="n">${sig3(p.usPerMB.median)}</td><td class="n strong">${sig3(p.efficiency.median)}</td>` +
+          `<td class="n muted">${range(p.efficiency, sig3)}</td><td class="n">${pct1(p.mappedPercent)}</td>` +
+          ratioCell(p.vsCopy?.gbps, true, base) +
+          ratioCell(p.vsCopy?.usPerMB, false, base) +
+          ratioCell(p.vsCopy?.efficiency, true, base) +
+          '</tr>',
+      );
+    }
+  }
+  return `<h3>MTU ${mtu}</h3>\n<div class="tablewrap"><table class="data summary">${head}\n<tbody>\n${body.join('\n')}\n</tbody></table></div>`;
+}
+
+function perfTable(report: CompareReport, mtu: number, events: string[]): string {
+  const keys = rowKeys(report, mtu);
+  const head =
+    `<thead><tr><th rowspan="2">perf event, per MB</th>${keys.map((k) => `<th>${esc(k.mode)}</th>`).join('')}</tr>` +
+    `<tr>${keys.map((k) => `<th class="sub">${esc(k.sender)}</th>`).join('')}</tr></thead>`;
+  const body: string[] = [];
+  for (const touch of touchOrder(report)) {
+    body.push(`<tr class="section"><th colspan="${keys.length + 1}">${touchLabel(touch)}</th></tr>`);
+    for (const event of events) {
+      const cells = keys.map((k) => {
+        const p = pointAt(report, mtu, touch, k);
+        if (!p) return '<td></td>';
+        const v = p.perfPerMB?.[event];
+        // Unavailable counters are n/a, never 0.
+        return v === null || v === undefined ? `<td class="n muted">${NA}</td>` : `<td class="n">${sig3(v)}</td>`;
+      });
+      body.push(`<tr><td><code>${esc(event)}</code></td>${cells.join('')}</tr>`);
+    }
+  }
+  return `<div class="tablewrap"><table class="data perf">${head}\n<tbody>\n${body.join('\n')}\n</tbody></table></div>`;
+}
+
+function bestSection(report: CompareReport): string {
+  if (report.summary.best.length === 0) return '';
+  const entry = (e: (typeof report.summary.best)[number]['moving']) =>
+    e
+      ? `<td>${esc(e.mode)}${e.sender === 'iperf3' ? '' : ` <span class="muted">(${esc(e.sender)} sender)</span>`}</td><td class="n strong">${sig3(e.efficiency)}</td><td class="n">${sig3(e.gbps)}</td>`
+      : `<td class="muted">${NA}</td><td class="n muted">${NA}</td><td class="n muted">${NA}</td>`;
+  const rows = report.summary.best.map((b) => {
+    const ratio = b.ratio === null ? `<td class="n muted">${NA}</td>` : ratioCell(b.ratio, true, false).replace('<td class="n', '<td class="n strong');
+    return `<tr><td class="n">${b.mtu}</td><td>${touchLabel(b.touch)}</td>${entry(b.moving)}${entry(b.copying)}${ratio}</tr>`;
+  });
+  return `<section id="best">
+<h2>Best page-moving vs best copy setup</h2>
+<p class="lede">On loopback a MSG_ZEROCOPY sender pays a deferred copy, so each mode's ratio to copy above uses one sender for all;
+this view instead puts the best page-moving configuration beside the best copy configuration (write sender + copy receive, iperf3).</p>
+<div class="tablewrap"><table class="data best"><thead><tr><th rowspan="2">MTU</th><th rowspan="2">data</th><th colspan="3">best page-moving</th>` +
+    `<th colspan="3">best copy</th><th rowspan="2">moving ÷ copy<br>efficiency</th></tr>` +
+    `<tr><th>mode</th><th>eff</th><th>Gbit/s</th><th>mode</th><th>eff</th><th>Gbit/s</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody></table></div>
+</section>`;
+}
+
+function runsSection(report: CompareReport, events: string[]): string {
+  const perfHead = events.map((e) => `<th><code>${esc(e)}</code><br>per MB</th>`).join('');
+  const head =
+    '<thead><tr><th>repeat</th><th>mode</th><th>MTU</th><th>data</th><th>sender</th><th>bytes</th><th>s</th><th>Gbit/s</th>' +
+    '<th>CPU %</th><th>user</th><th>sys</th><th>irq</th><th>softirq</th><th>steal</th><th>CPU-µs/MB</th><th>eff</th>' +
+    `<th>rx thread<br>µs/MB</th><th>tx thread<br>µs/MB</th><th>mapped %</th><th>verified</th><th>mismatches</th><th>syscalls</th>${perfHead}<th>note</th></tr></thead>`;
+  const order = modeOrder(report);
+  const mtus = mtuOrder(report);
+  const runs = [...report.runs].sort(
+    (a, b) =>
+      mtus.indexOf(a.mtu) - mtus.indexOf(b.mtu) ||
+      Number(a.touch) - Number(b.touch) ||
+      order.indexOf(a.mode) - order.indexOf(b.mode) ||
+      senderRank(report, a.sender) - senderRank(report, b.sender) ||
+      a.repeat - b.repeat,
+  );
+  const rows = runs.map((r) => {
+    const perf = events.map((e) => {
+      const c = r.perf?.find((x) => x.event === e);
+      return c && c.available && c.perMB !== null ? `<td class="n">${sig3(c.perMB)}</td>` : `<td class="n muted">${NA}</td>`;
+    });
+    return (
+      `<tr${r.note ? ' class="noted"' : ''}><td class="n">${r.repeat}</td><td>${esc(r.mode)}</td><td class="n">${r.mtu}</td><td>${touchLabel(r.touch)}</td><td>${esc(r.sender)}</td>` +
+      `<td class="n">${bytesLabel(r.bytes)}</td><td class="n">${sig3(r.seconds)}</td><td class="n">${sig3(r.gbps)}</td>` +
+      `<td class="n">${pct1(r.cpu.percent)}</td><td class="n">${pct1(r.cpu.user)}</td><td class="n">${pct1(r.cpu.system)}</td><td class="n">${pct1(r.cpu.irq)}</td>` +
+      `<td class="n">${pct1(r.cpu.softirq)}</td><td class="n">${pct1(r.cpu.steal)}</td><td class="n">${sig3(r.cpu.usPerMB)}</td><td class="n">${sig3(r.efficiency)}</td>` +
+      `<td class="n">${sig3(r.receiverThread?.usPerMB)}</td><td class="n">${sig3(r.senderThread?.usPerMB)}</td><td class="n">${pct1(r.mappedPercent)}</td>` +
+      `<td class="n">${bytesLabel(r.verifiedBytes)}</td><td class="n${r.mismatches > 0 ? ' worse' : ''}">${r.mismatches}</td><td class="n">${r.syscalls ?? NA}</td>` +
+      `${perf.join('')}<td>${r.note ? esc(r.note) : ''}</td></tr>`
+    );
+  });
+  return `<section id="runs">
+<details>
+<summary>All ${report.runs.length} runs</summary>
+<div class="tablewrap"><table class="data runs">${head}
+<tbody>
+${rows.join('\n')}
+</tbody></table></div>
+</details>
+</section>`;
+}
+
+function hostFacts(label: string, h: HostInfo): string {
+  const facts: Array<[string, string]> = [
+    [label, h.hostname],
+    ['kernel', `Linux ${h.kernel} (${h.machine})`],
+    ['CPU', `${h.cpuModel}${h.cpuMHz === null ? '' : `, ${Math.round(h.cpuMHz)} MHz`}, ${h.cpus} CPUs`],
+    ['memory', `page size ${h.pageSize} B, THP ${h.thp ?? NA}`],
+    ['software', `Node ${h.node}, pageflip ${h.pageflip}`],
+  ];
+  return facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('\n');
+}
+
+const CSS = `
+:root { color-scheme: light; --ink: #1d2329; --muted: #69737d; --rule: #dde2e7; --band: #f4f6f8; --accent: #2b6cb0; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); background: #fff; }
+main { max-width: 1240px; margin: 0 auto; padding: 28px 32px 48px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 20px; margin: 36px 0 8px; padding-top: 8px; border-top: 2px solid var(--rule); }
+h2 small, h3 small { font-weight: normal; color: var(--muted); font-size: 14px; }
+h3 { font-size: 16px; margin: 20px 0 6px; }
+code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+.sub { color: var(--muted); margin: 0 0 16px; }
+.lede { max-width: 80ch; margin: 4px 0 12px; }
+.muted { color: var(--muted); }
+.tight { margin: 0 0 10px; font-size: 14px; }
+header dl { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: 2px 16px; margin: 0; padding: 12px 16px; background: var(--band); border-radius: 6px; font-size: 14px; }
+header dt { color: var(--muted); }
+header dd { margin: 0; }
+.alert { margin: 12px 0 0; padding: 8px 12px; border-left: 4px solid #d69e2e; background: #fffaf0; font-size: 14px; }
+.grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 20px 28px; }
+.pair { display: grid; grid-template-columns: minmax(0, 1fr) auto; gap: 28px; align-items: start; }
+.side { width: min-content; max-width: 100%; } /* as wide as its table; the note wraps under it */
+figure { margin: 0; }
+figcaption { font-size: 14px; margin-bottom: 4px; }
+figcaption span { color: var(--muted); }
+svg.chart { width: 100%; height: auto; display: block; }
+.tablewrap { overflow-x: auto; }
+table.data { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; }
+table.data th, table.data td { padding: 3px 8px; border-bottom: 1px solid var(--rule); text-align: left; white-space: nowrap; }
+table.data thead th { background: var(--band); font-weight: 600; vertical-align: bottom; text-align: center; }
+table.data thead th.sub { font-weight: normal; color: var(--muted); }
+table.data td.n { text-align: right; }
+table.data tr.section th { text-align: left; background: #fff; padding-top: 10px; font-size: 13px; color: var(--accent); border-bottom: 1px solid var(--accent); }
+table.data tr.noted td { background: #fffbea; }
+table.data tr.run td { background: #f3f8fd; }
+.strong { font-weight: 600; }
+.better { color: #1e7b3c; }
+.worse { color: #b42318; }
+sup.mark { color: #a16207; font-weight: 600; }
+ul.notes { padding-left: 0; list-style: none; font-size: 14px; }
+ul.notes li { margin: 2px 0; }
+.verdict { font-size: 16px; max-width: 85ch; padding: 12px 16px; background: var(--band); border-left: 4px solid var(--accent); border-radius: 0 6px 6px 0; }
+ul.method li, ul.warnings li { margin: 3px 0; max-width: 100ch; }
+ul.warnings li { color: #8a4b08; }
+details summary { cursor: pointer; font-weight: 600; font-size: 16px; margin: 8px 0; }
+footer { margin-top: 40px; color: var(--muted); font-size: 13px; }
+@media (max-width: 900px) { .grid, .pair { grid-template-columns: 1fr; } header dl { grid-template-columns: max-content 1fr; } }
+@media print { main { max-width: none; padding: 0; } details { display: none; } }
+`;
+
+export function renderHtml(report: CompareReport): string {
+  const notes = rowNotes(report);
+  const events = report.config.perf ? perfEvents(report) : [];
+  const c = report.config;
+  const length = c.seconds !== null ? `${sig3(c.seconds)} s per run` : c.bytes !== null ? `${bytesLabel(c.bytes)} per run` : 'default length';
+  const config: Array<[string, string]> = [
+    ['modes', c.modes.join(', ')],
+    ['MTUs', c.mtus.join(', ')],
+    ['data', c.touch.map(touchLabel).join(', ')],
+    ['sender', c.sender],
+    ['repeats', `${c.repeats} × ${length}, ${sig3(c.warmupSeconds)} s warm-up${c.quick ? ' (quick)' : ''}`],
+    ['chunk', bytesLabel(c.chunkBytes)],
+    ['CPU pinning', c.cpus ? `receiver CPU ${c.cpus.rx}, sender CPU ${c.cpus.tx}` : 'not pinned'],
+    ['network', `${c.network}${c.peer ? `, peer ${c.peer}` : ''}`],
+    ['perf', c.perf ? 'on' : 'off'],
+  ];
+  const title = `pageflip compare — ${report.host.hostname} — ${report.startedAt}`;
+
+  const mtuSections = mtuOrder(report).map(
+    (mtu) => `<section class="mtu" id="mtu-${mtu}">
+<h2>MTU ${mtu} <small>${mtu - 52} B of payload per packet after 52 B of IPv4+TCP+timestamp headers</small></h2>
+<p class="muted tight">Bars: median over ${report.config.repeats} repeat${report.config.repeats === 1 ? '' : 's'}; whiskers: min–max. Hover a bar for its numbers.</p>
+<div class="grid">
+${METRICS.map((m) => metricChart(report, mtu, m, notes)).join('\n')}
+</div>
+</section>`,
+  );
+
+  const unavailable = perfUnavailable(report);
+  const notesHtml = notes.length
+    ? `<h3>Notes</h3>\n<ul class="notes">\n${notes.map((n) => `<li><sup class="mark">[${n.index}]</sup> ${esc(n.text)}</li>`).join('\n')}\n</ul>`
+    : '';
+  const perfHtml = events.length
+    ? `<h2>Perf counters per MB <small>median over repeats</small></h2>\n${mtuOrder(report)
+        .map((mtu) => `<h3>MTU ${mtu}</h3>\n${perfTable(report, mtu, events)}`)
+        .join('\n')}` +
+      (unavailable.length
+        ? `\n<p class="muted">n/a = could not be counted (not zero): ${unavailable
+            .map((u) => `${u.events.map((e) => `<code>${esc(e)}</code>`).join(', ')}: ${esc(u.reason)}`)
+            .join('; ')}.</p>`
+        : '')
+    : '';
+
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="pageflip ${esc(report.host.pageflip)}">
+<title>${esc(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+<header>
+<h1>Page flip vs copy on ${esc(report.host.hostname)}</h1>
+<p class="sub">pageflip compare, ${esc(when(report))} · ${esc(configLine(report))}</p>
+<dl>
+${hostFacts('host', report.host)}
+${report.remoteHost ? hostFacts('remote host', report.remoteHost) : ''}
+${config.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('\n')}
+</dl>
+${report.warnings.length ? `<p class="alert">${report.warnings.length} warning${report.warnings.length === 1 ? '' : 's'} about this run: see Warnings at the end of the page.</p>` : ''}
+</header>
+${mtuSections.join('\n')}
+${paperSection(report)}
+<section id="summary">
+<h2>Summary <small>median and min–max over repeats; efficiency = Mbit/s ÷ CPU %</small></h2>
+<p class="lede">Ratio to copy = this row's median ÷ the <code>copy</code> row's median at the same MTU, data and sender
+(green: better than copy, red: worse; for µs/MB lower is better). — marks the copy row itself, n/a a row without a copy point.</p>
+${mtuOrder(report).map((mtu) => summaryTable(report, mtu, notes)).join('\n')}
+${notesHtml}
+</section>
+${perfHtml}
+${bestSection(report)}
+<section id="verdict">
+<h2>Verdict</h2>
+<p class="verdict">${esc(report.summary.verdict)}</p>
+</section>
+<section id="method">
+<h2>Method</h2>
+<ul class="method">
+${report.method.map((m) => `<li>${esc(m)}</li>`).join('\n')}
+</ul>
+${report.warnings.length ? `<h3 id="warnings">Warnings</h3>\n<ul class="warnings">\n${report.warnings.map((w) => `<li>${esc(w)}</li>`).join('\n')}\n</ul>` : ''}
+</section>
+${runsSection(report, events)}
+<footer>Generated by pageflip ${esc(report.host.pageflip)} from a ${esc(report.schema)} report. Paper: J. A. Ronciak, J. Brandeburg, G. Venkatesan,
+"Page-Flip Technology for use within the Linux Networking Stack", Ottawa Linux Symposium 2004.</footer>
+</main>
+</body>
+</html>
+`;
+}
