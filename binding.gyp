@@ -17,6 +17,7 @@
         "native/send.cc",
         "native/run_loop.cc",
         "native/region_send.cc",
+        "native/pattern_check.cc",
         "native/calibrate.cc"
       ],
       "dependencies": [

@@ -248,6 +248,8 @@ export interface Binding {
   netnsCurrent(): number;
   netnsEnter(fd: number): void;
   linkConfigure(ifname: string, options: { up?: boolean; mtu?: number }): void;
+  /** Bytes of `bytes` that differ from the test pattern at stream offset `offset`. */
+  verifyPattern(bytes: Uint8Array | ArrayBuffer, offset: number, seed: number): number;
   calibrate(options?: CalibrationOptions): Promise<NativeCalibration>;
 }
 

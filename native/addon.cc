@@ -7,6 +7,7 @@
 #include "capabilities.h"
 #include "errors.h"
 #include "netns.h"
+#include "pattern_check.h"
 #include "receiver.h"
 #include "region.h"
 #include "region_send.h"
@@ -62,6 +63,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<NetnsCurrent>(env, exports, "netnsCurrent");
   Export<NetnsEnter>(env, exports, "netnsEnter");
   Export<LinkConfigure>(env, exports, "linkConfigure");
+  Export<VerifyPatternJs>(env, exports, "verifyPattern");
   Export<Calibrate>(env, exports, "calibrate");
   return exports;
 }

@@ -314,10 +314,16 @@ class SendTask : public LoopBase {
       }
       offset += static_cast<uint64_t>(n);
     }
-    if (!failed) {
-      // Everything sent must have left our pages before the ring is unmapped.
+    if (!failed && std::string(end_reason) == "bytes") {
+      // A complete transfer: the peer reads everything, so every completion must arrive (and
+      // the splice pipe must empty) before we report success and unmap the ring.
       if (!engine_->Drain(5000, &error) && !error) error = {ETIMEDOUT, "recvmsg", "waiting for zero-copy completions"};
       if (shutdown_when_done && !error) shutdown(fd.get(), SHUT_WR);
+    } else if (!failed) {
+      // Stopped or out of time: the peer may have stopped reading, so completions can take
+      // until the socket closes. Reap what is there; unmapping the ring afterwards is safe
+      // because in-flight pages stay referenced by the kernel, and the ring is never reused.
+      engine_->Reap(0, false, &error);
     }
     usage_end = ThreadUsage::Now();
     elapsed = Now() - start;

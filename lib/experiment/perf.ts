@@ -1,0 +1,99 @@
+// perf stat alongside a run, system-wide (-a). perf starts with its counters disabled and we
+// enable/disable them over its control pipe (--control=fd:3,4) exactly around the measured
+// window, so perf's own start-up and shutdown are not counted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { findExecutable } from '../capabilities.js';
+import { pageflipError } from '../errors.js';
+import type { PerfCounter } from './types.js';
+
+/** Software events and tracepoints first (work in VMs), hardware counters last (often absent). */
+export const PERF_EVENTS = [
+  'page-faults',
+  'context-switches',
+  'cpu-migrations',
+  'tlb:tlb_flush',
+  'skb:skb_copy_datagram_iovec',
+  'cycles',
+  'instructions',
+  'cache-misses',
+  'dTLB-load-misses',
+] as const;
+
+export function perfPath(): string | undefined {
+  return findExecutable('perf');
+}
+
+/** Parses `perf stat -x,` lines; events perf could not count are unavailable, never 0. */
+export function parsePerfStat(text: string, events: readonly string[], bytes: number): PerfCounter[] {
+  const rows = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const fields = line.split(',');
+    if (fields.length >= 3 && events.includes(fields[2])) rows.set(fields[2], fields[0]);
+  }
+  return events.map((event) => {
+    const raw = rows.get(event);
+    const value = raw === undefined ? NaN : Number(raw);
+    if (!Number.isFinite(value)) {
+      const reason = raw === undefined ? 'perf printed no value' : `perf: ${raw.replace(/[<>]/g, '')}`;
+      return { event, available: false, value: null, perMB: null, reason };
+    }
+    return { event, available: true, value, perMB: bytes > 0 ? value / (bytes / 1e6) : null };
+  });
+}
+
+export class PerfSession {
+  readonly #child: ChildProcess;
+  readonly #events: readonly string[];
+  #stderr = '';
+
+  private constructor(child: ChildProcess, events: readonly string[]) {
+    this.#child = child;
+    this.#events = events;
+    child.stderr!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
+  }
+
+  static start(events: readonly string[] = PERF_EVENTS): PerfSession {
+    const perf = perfPath();
+    if (!perf) throw pageflipError('ERR_PAGEFLIP_NO_PERF', 'perf not found (Debian: apt-get install linux-perf)');
+    const child = spawn(perf, ['stat', '-a', '-x,', '-D', '-1', '--control=fd:3,4', '-e', events.join(',')], {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    return new PerfSession(child, events);
+  }
+
+  async #command(command: 'enable' | 'disable'): Promise<void> {
+    const ack = this.#child.stdio[4] as Readable;
+    const acked = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(pageflipError('ERR_PAGEFLIP_PERF', `perf did not acknowledge '${command}': ${this.#stderr.trim()}`)), 5000);
+      ack.once('data', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.#child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(pageflipError('ERR_PAGEFLIP_PERF', `perf exited (${code}): ${this.#stderr.trim()}`));
+      });
+    });
+    (this.#child.stdio[3] as Writable).write(`${command}\n`);
+    await acked;
+  }
+
+  enable(): Promise<void> {
+    return this.#command('enable');
+  }
+
+  /** Disables the counters, ends perf and returns the counts (per MB of `bytes`). */
+  async finish(bytes: number): Promise<PerfCounter[]> {
+    await this.#command('disable');
+    const closed = new Promise<void>((resolve) => this.#child.once('close', () => resolve()));
+    this.#child.kill('SIGINT');
+    await closed;
+    return parsePerfStat(this.#stderr, this.#events, bytes);
+  }
+
+  /** Ends perf without reading it (error paths). */
+  kill(): void {
+    this.#child.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,69 @@
+// Reference rows measured beside pageflip's own: iperf3 (plain write/read) and iperf3 -Z
+// (sendfile sender), in the same namespace, MTU, pinning and duration.
+import { iperf3Missing, iperf3Path, runIperf3 } from './iperf3.js';
+import { PerfSession } from './perf.js';
+import type { CompareOptions, ReferenceRunner } from './compare.js';
+import type { Testbed } from './testbed.js';
+import type { PerfCounter, RowMode, RunResult } from './types.js';
+
+/** One line for `pageflip info`: whether iperf3 rows will appear. */
+export function referenceNote(): string {
+  const path = iperf3Path();
+  return path ? `${path}: compare adds iperf3 and iperf3 -Z reference rows` : iperf3Missing();
+}
+
+function iperf3Runner(testbed: Testbed, zerocopy: boolean): ReferenceRunner {
+  return async (mode: RowMode, mtu: number, repeat: number, settings) => {
+    const network = testbed.network(mtu);
+    if (!network) throw new Error('iperf3 rows need a private namespace');
+    const perf = settings.perf ? PerfSession.start() : undefined;
+    try {
+      await perf?.enable();
+      const run = await runIperf3(network, { seconds: settings.seconds ?? 2, zerocopy, cpus: settings.cpus });
+      const counters: PerfCounter[] | null = perf ? await perf.finish(run.result.bytes) : null;
+      const { bytes, seconds } = run.result;
+      const mbps = (bytes * 8) / seconds / 1e6;
+      const result: RunResult = {
+        repeat,
+        mode,
+        mtu,
+        touch: false,
+        sender: 'iperf3',
+        bytes,
+        seconds,
+        gbps: mbps / 1000,
+        mbps,
+        cpu: run.cpu,
+        efficiency: run.cpu.percent > 0 ? mbps / run.cpu.percent : 0,
+        receiverThread: null,
+        senderThread: null,
+        mappedBytes: 0,
+        copiedBytes: bytes,
+        mappedPercent: 0,
+        verifiedBytes: 0,
+        mismatches: 0,
+        syscalls: null,
+        perf: counters,
+        note: null,
+        remote: null,
+      };
+      return result;
+    } finally {
+      perf?.kill();
+    }
+  };
+}
+
+/** iperf3 rows when wanted and installed; otherwise a one-line hint through `say`. */
+export function referenceRunners(options: CompareOptions, say: (message: string) => void): Map<RowMode, (testbed: Testbed) => ReferenceRunner> {
+  const runners = new Map<RowMode, (testbed: Testbed) => ReferenceRunner>();
+  if (options.reference === 'none') return runners;
+  if (!iperf3Path()) {
+    say(iperf3Missing());
+    return runners;
+  }
+  runners.set('iperf3', (testbed) => iperf3Runner(testbed, false));
+  if (!options.quick) runners.set('iperf3-Z', (testbed) => iperf3Runner(testbed, true));
+  return runners;
+}
+
