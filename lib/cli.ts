@@ -108,10 +108,10 @@ function sizeArg(name: string, text: string, usage: string): number {
   return value;
 }
 
-function numberArg(name: string, text: string, usage: string, min: number, integer = false): number {
+function numberArg(name: string, text: string, usage: string, min: number, integer = false, max = Infinity): number {
   const value = Number(text);
-  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value)))
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${text}'`, usage);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value)))
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min}${max < Infinity ? ` to ${max}` : ''}, got '${text}'`, usage);
   return value;
 }
 
@@ -127,13 +127,14 @@ function compareOptions(values: Values): CompareOptions & { json?: string; csv?:
   const str = (name: string) => values[name] as string | undefined;
   const options: CompareOptions & { json?: string; csv?: string; html?: string; peer?: string } = { quick: values.quick === true, perf: values.perf === true };
   if (str('modes')) options.modes = listArg<RowMode>('modes', str('modes')!, RECEIVE_ROWS, u);
-  if (str('mtu')) options.mtus = str('mtu')!.split(',').map((m) => numberArg('mtu', m, u, 576, true));
+  if (str('mtu')) options.mtus = str('mtu')!.split(',').map((m) => numberArg('mtu', m, u, 576, true, 65536));
   if (str('touch')) options.touch = listArg('touch', str('touch')!, ['both', 'yes', 'no'] as const, u)[0];
   if (str('sender')) options.sender = listArg<SendMode>('sender', str('sender')!, ['write', 'zerocopy', 'splice'], u)[0];
   if (str('seconds') && str('bytes')) throw new UsageError('--seconds and --bytes are exclusive', u);
   if (str('seconds')) options.seconds = numberArg('seconds', str('seconds')!, u, 0.05);
   if (str('bytes')) options.bytes = sizeArg('bytes', str('bytes')!, u);
   if (str('chunk')) options.chunkBytes = sizeArg('chunk', str('chunk')!, u);
+  if (options.chunkBytes !== undefined && options.chunkBytes > 64 * 2 ** 20) throw new UsageError('--chunk must be at most 64m', u);
   if (str('repeats')) options.repeats = numberArg('repeats', str('repeats')!, u, 1, true);
   if (str('warmup')) options.warmupSeconds = numberArg('warmup', str('warmup')!, u, 0);
   if (str('cpus')) {
@@ -141,7 +142,8 @@ function compareOptions(values: Values): CompareOptions & { json?: string; csv?:
     else {
       const parts = str('cpus')!.split(',');
       if (parts.length !== 2) throw new UsageError(`--cpus must be RX,TX (e.g. 0,1) or none, got '${str('cpus')}'`, u);
-      const [rx, tx] = parts.map((p) => numberArg('cpus', p, u, 0, true));
+      const last = capabilities().cpus - 1;
+      const [rx, tx] = parts.map((p) => numberArg('cpus', p, u, 0, true, last));
       options.cpus = { rx, tx };
     }
   }

@@ -6,7 +6,7 @@ import { pageflipRangeError } from '../errors.js';
 import type { SendMode } from '../native.js';
 import { hostInfo } from './host.js';
 import { paperFigures } from './paper.js';
-import { perfPath } from './perf.js';
+import { perfUnusableReason } from './perf.js';
 import { localSender, runPoint, type PointSpec, type RunSettings, type SenderSide } from './run-point.js';
 import { summarize } from './stats.js';
 import { localTestbed, type Testbed } from './testbed.js';
@@ -142,9 +142,12 @@ export async function compare(
     onProgress({ kind: 'warning', message });
   };
   if (env.network === 'mss-emulation') warn(`MTUs are emulated with TCP_MAXSEG: ${env.networkDescription}`);
-  if (config.perf && !perfPath()) {
-    warn('perf not found (Debian: apt-get install linux-perf): running without perf counters');
-    config.perf = false;
+  if (config.perf) {
+    const reason = await perfUnusableReason();
+    if (reason) {
+      warn(`${reason}: running without perf counters`);
+      config.perf = false;
+    }
   }
   if (!config.cpus) warn('fewer than 2 CPUs: sender and receiver share a CPU, so the figures include their competition');
 

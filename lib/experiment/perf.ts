@@ -51,6 +51,10 @@ export class PerfSession {
     this.#child = child;
     this.#events = events;
     child.stderr!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
+    // perf may exit at once (e.g. refused by perf_event_paranoid): its pipes then reset. That
+    // surfaces through 'exit' in #command; the stream errors themselves carry nothing more.
+    for (const stream of [child.stdio[3], child.stdio[4]]) (stream as Readable | Writable).on('error', () => {});
+    child.on('error', (error) => (this.#stderr += error.message));
   }
 
   static start(events: readonly string[] = PERF_EVENTS): PerfSession {
@@ -65,14 +69,14 @@ export class PerfSession {
   async #command(command: 'enable' | 'disable'): Promise<void> {
     const ack = this.#child.stdio[4] as Readable;
     const acked = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(pageflipError('ERR_PAGEFLIP_PERF', `perf did not acknowledge '${command}': ${this.#stderr.trim()}`)), 5000);
+      const timer = setTimeout(() => reject(pageflipError('ERR_PAGEFLIP_PERF', `perf did not acknowledge '${command}': ${this.#stderr.trim().replace(/\s+/g, ' ')}`)), 5000);
       ack.once('data', () => {
         clearTimeout(timer);
         resolve();
       });
       this.#child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(pageflipError('ERR_PAGEFLIP_PERF', `perf exited (${code}): ${this.#stderr.trim()}`));
+        reject(pageflipError('ERR_PAGEFLIP_PERF', `perf exited (${code}): ${this.#stderr.trim().replace(/\s+/g, ' ')}`));
       });
     });
     (this.#child.stdio[3] as Writable).write(`${command}\n`);
@@ -95,5 +99,22 @@ export class PerfSession {
   /** Ends perf without reading it (error paths). */
   kill(): void {
     this.#child.kill('SIGKILL');
+  }
+}
+
+/** Why perf cannot count system-wide here (missing, or refused by perf_event_paranoid), or undefined. */
+export async function perfUnusableReason(): Promise<string | undefined> {
+  if (!perfPath()) return 'perf not found (Debian: apt-get install linux-perf)';
+  let session: PerfSession | undefined;
+  try {
+    session = PerfSession.start(['context-switches']);
+    await session.enable();
+    const [counter] = await session.finish(0);
+    session = undefined;
+    return counter.available ? undefined : `perf could not count system-wide (${counter.reason}); see /proc/sys/kernel/perf_event_paranoid`;
+  } catch (error) {
+    return `perf failed: ${(error as Error).message}`;
+  } finally {
+    session?.kill();
   }
 }

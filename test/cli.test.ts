@@ -1,0 +1,228 @@
+// End-to-end runs of the pageflip CLI (the compiled dist/cli.js users run), with tiny byte
+// counts: every option, the reports it writes, bad options, missing tools and privileges, and
+// serve/compare between two namespaces joined by a veth pair.
+import t, { type Test } from 'tap';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../lib/native.js';
+import { parseReport } from '../lib/report/index.js';
+import { findExecutable } from '../lib/capabilities.js';
+import { netnsSkip } from './helpers/network.js';
+
+const cli = join(packageRoot, 'dist', 'cli.js');
+const distSkip = existsSync(cli) ? false : 'dist/cli.js missing: run `npm run compile` (npm test does)';
+
+function run(args: string[], options: { env?: NodeJS.ProcessEnv; user?: number } = {}) {
+  const command = options.user === undefined ? process.execPath : 'setpriv';
+  const argv = options.user === undefined ? [cli, ...args] : ['--reuid', String(options.user), '--regid', String(options.user), '--clear-groups', process.execPath, cli, ...args];
+  const r = spawnSync(command, argv, { encoding: 'utf8', env: options.env ?? process.env, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pageflip-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Minimal RFC 4180 reader for the CSV checks. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') row.push(field), (field = '');
+    else if (c === '\n') row.push(field), rows.push(row), (row = []), (field = '');
+    else if (c !== '\r') field += c;
+  }
+  if (field || row.length) row.push(field), rows.push(row);
+  return rows;
+}
+
+t.test('help and usage errors', { skip: distSkip }, async (t) => {
+  const help = run(['--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /compare .*\n.*calibrate/s);
+  for (const command of ['compare', 'calibrate', 'info', 'serve', 'report']) {
+    const r = run([command, '--help']);
+    t.equal(r.code, 0, `${command} --help exits 0`);
+    t.match(r.stdout, new RegExp(`Usage: pageflip ${command}`));
+  }
+  const bad: Array<[string[], RegExp]> = [
+    [[], /no command given/],
+    [['teleport'], /unknown command 'teleport'/],
+    [['compare', '--mtu', 'nine'], /--mtu must be an integer from 576 to 65536, got 'nine'/],
+    [['compare', '--mtu', '100'], /--mtu must be an integer from 576/],
+    [['compare', '--touch', 'maybe'], /--touch: unknown maybe/],
+    [['compare', '--modes', 'copy,teleport'], /--modes: unknown teleport/],
+    [['compare', '--sender', 'pigeon'], /--sender: unknown pigeon/],
+    [['compare', '--seconds', '1', '--bytes', '1m'], /exclusive/],
+    [['compare', '--bytes', 'lots'], /--bytes must be a size/],
+    [['compare', '--chunk', '1g'], /--chunk must be at most 64m/],
+    [['compare', '--repeats', '0'], /--repeats must be an integer from 1/],
+    [['compare', '--cpus', '0'], /--cpus must be RX,TX/],
+    [['compare', '--cpus', '0,4096'], /--cpus must be an integer from 0 to/],
+    [['compare', '--peer', 'nowhere'], /--peer must be HOST:PORT/],
+    [['compare', '--frobnicate'], /Unknown option '--frobnicate'/],
+    [['serve', '--listen', 'nope'], /--listen must be ADDR:PORT/],
+    [['report'], /exactly one FILE.json/],
+  ];
+  for (const [args, message] of bad) {
+    const r = run(args);
+    t.equal(r.code, 2, `${args.join(' ') || '(nothing)'} exits 2`);
+    t.match(r.stderr.split('\n')[0], message, 'with a one-line message');
+    t.match(r.stderr, /Usage: pageflip/, 'and the usage');
+  }
+});
+
+t.test('info and calibrate', { skip: distSkip }, async (t) => {
+  const info = run(['info', '--json']);
+  t.equal(info.code, 0);
+  const parsed = JSON.parse(info.stdout);
+  t.equal(parsed.capabilities.pageSize, 4096);
+  t.type(parsed.capabilities.zerocopyReceive.supported, 'boolean');
+  t.match(run(['info']).stdout, /for pageflip compare/);
+  const cal = run(['calibrate', '--quick', '--json']);
+  t.equal(cal.code, 0, cal.stderr);
+  const result = JSON.parse(cal.stdout);
+  t.ok(Array.isArray(result.crossover) && result.method.length > 0, 'calibration JSON has crossover and method');
+});
+
+t.test('compare with every option, writing JSON, CSV and HTML', { skip: distSkip || netnsSkip }, async (t) => {
+  const dir = tempDir(t);
+  const files = { json: join(dir, 'r.json'), csv: join(dir, 'r.csv'), html: join(dir, 'r.html') };
+  const r = run([
+    'compare', '--modes', 'copy,zerocopy,flip,copy-remap,splice,node', '--mtu', '4148,8244', '--touch', 'both',
+    '--sender', 'zerocopy', '--bytes', '2m', '--chunk', '128k', '--repeats', '2', '--warmup', '0', '--cpus', '0,1',
+    '--perf', '--reference', 'auto', '--json', files.json, '--csv', files.csv, '--html', files.html,
+  ]);
+  t.equal(r.code, 0, r.stderr);
+  const report = parseReport(readFileSync(files.json, 'utf8')); // validates against the schema
+  t.equal(report.config.network, 'netns');
+  t.same(report.config.mtus, [4148, 8244]);
+  t.equal(report.config.bytes, 2 * 1024 * 1024);
+  const pageflipRuns = report.runs.filter((run) => !run.mode.startsWith('iperf3'));
+  // 6 modes + copy←write, × 2 MTUs × touch/notouch × 2 repeats
+  t.equal(pageflipRuns.length, 7 * 2 * 2 * 2, 'one run per point and repeat');
+  t.ok(pageflipRuns.every((run) => run.bytes === 2 * 1024 * 1024), 'each run received exactly --bytes');
+  t.ok(report.runs.every((run) => run.mismatches === 0), 'no mismatches');
+  t.ok(pageflipRuns.filter((run) => run.touch).every((run) => run.verifiedBytes === run.bytes), 'touch runs verified every byte');
+  t.ok(pageflipRuns.filter((run) => !run.touch).every((run) => run.verifiedBytes === 0), 'notouch runs never read');
+  t.ok(report.runs.filter((run) => run.mode === 'zerocopy' || run.mode === 'flip').every((run) => run.mappedPercent > 90), 'page-moving rows mapped their bytes');
+  if (report.config.perf) {
+    const counters = report.runs[0].perf!;
+    t.ok(counters.some((c) => c.event === 'tlb:tlb_flush' && c.available), 'tracepoints counted');
+    t.ok(counters.filter((c) => !c.available).every((c) => c.value === null && c.reason), 'unavailable counters are null with a reason');
+  } else t.match(report.warnings.join('\n'), /perf/, 'perf missing is a warning, not a failure');
+  t.ok(report.summary.points.some((p) => p.vsCopy !== null), 'ratios to copy computed');
+  t.ok(report.summary.verdict.length > 50, 'a verdict');
+  t.match(r.stdout, /MTU 4148/);
+  t.match(r.stdout, /MTU 8244/);
+
+  const csv = parseCsv(readFileSync(files.csv, 'utf8'));
+  t.equal(csv.length, report.runs.length + 1, 'CSV: header + one row per run');
+  t.ok(csv.every((row) => row.length === csv[0].length), 'CSV rows have equal width');
+  t.ok(csv[0].includes('efficiency'));
+
+  const html = readFileSync(files.html, 'utf8');
+  t.match(html, /^<!DOCTYPE html>/i);
+  t.ok((html.match(/<svg/g) ?? []).length >= 8, 'HTML has the charts');
+  t.equal((html.match(/<svg/g) ?? []).length, (html.match(/<\/svg>/g) ?? []).length, 'every chart closed');
+  t.notMatch(html, /(src|href)\s*=\s*["']?https?:/i, 'no network resources');
+
+  const again = run(['report', files.json, '--html', join(dir, 'again.html'), '--csv', join(dir, 'again.csv')]);
+  t.equal(again.code, 0, again.stderr);
+  t.equal(readFileSync(join(dir, 'again.csv'), 'utf8'), readFileSync(files.csv, 'utf8'), 'report re-renders the same CSV');
+  const broken = join(dir, 'broken.json');
+  execFileSync('sh', ['-c', `echo '{"schema":"nope"}' > ${broken}`]);
+  const bad = run(['report', broken]);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /ERR_PAGEFLIP_BAD_REPORT/);
+});
+
+t.test('missing tools and privileges: named fallbacks, not failures', { skip: distSkip }, async (t) => {
+  const dir = tempDir(t);
+  // A PATH with node only: no perf, no iperf3, no ip.
+  const bin = join(dir, 'bin');
+  execFileSync('mkdir', [bin]);
+  symlinkSync(process.execPath, join(bin, 'node'));
+  const json = join(dir, 'r.json');
+  const r = run(['compare', '--bytes', '1m', '--repeats', '1', '--mtu', '4148', '--modes', 'copy,zerocopy', '--touch', 'no', '--perf', '--warmup', '0', '--json', json], {
+    env: { ...process.env, PATH: bin },
+  });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /perf not found \(Debian: apt-get install linux-perf\)/);
+  t.match(r.stderr, /iperf3 not found/);
+  const report = parseReport(readFileSync(json, 'utf8'));
+  t.equal(report.config.perf, false, 'report says perf was off');
+  t.ok(report.runs.every((run) => run.perf === null));
+
+  const unprivileged = process.getuid?.() === 0 && findExecutable('setpriv') ? false : 'needs root and setpriv to run as nobody';
+  t.test('without the rights for a namespace: MSS emulation, said in the report', { skip: unprivileged }, async (t) => {
+    const out = join(tmpdir(), `pageflip-nobody-${process.pid}.json`);
+    t.teardown(() => rmSync(out, { force: true }));
+    const r = run(['compare', '--bytes', '1m', '--repeats', '1', '--mtu', '4148', '--modes', 'copy,zerocopy', '--touch', 'no', '--warmup', '0', '--reference', 'none', '--json', out], { user: 65534 });
+    t.equal(r.code, 0, r.stderr);
+    const report = parseReport(readFileSync(out, 'utf8'));
+    t.equal(report.config.network, 'mss-emulation');
+    t.match(report.warnings.join('\n'), /TCP_MAXSEG.*CAP_SYS_ADMIN/s);
+    t.match(report.method.join('\n'), /emulated by TCP_MAXSEG/);
+    t.ok(report.runs.find((run) => run.mode === 'zerocopy')!.mappedPercent > 90, 'MSS 4108 still lets pages map');
+  });
+});
+
+const ipSkip = netnsSkip || (findExecutable('ip') ? false : 'ip (iproute2) not found: apt-get install iproute2');
+
+t.test('serve and compare --peer across two namespaces joined by veth', { skip: distSkip || ipSkip }, async (t) => {
+  const tag = `pf${process.pid}`;
+  const [a, b] = [`${tag}a`, `${tag}b`];
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+  ip('netns', 'add', a);
+  ip('netns', 'add', b);
+  t.teardown(() => {
+    for (const ns of [a, b]) spawnSync('ip', ['netns', 'del', ns]);
+  });
+  ip('link', 'add', `${tag}x`, 'netns', a, 'type', 'veth', 'peer', 'name', `${tag}y`, 'netns', b);
+  ip('-n', a, 'addr', 'add', '10.201.0.1/24', 'dev', `${tag}x`);
+  ip('-n', b, 'addr', 'add', '10.201.0.2/24', 'dev', `${tag}y`);
+  for (const [ns, dev] of [[a, `${tag}x`], [b, `${tag}y`]]) {
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', ns, 'link', 'set', dev, 'up', 'mtu', '9000');
+  }
+  const server = spawn('ip', ['netns', 'exec', a, process.execPath, cli, 'serve', '--listen', '10.201.0.1:7470'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => server.kill('SIGKILL'));
+  let serverLog = '';
+  await new Promise<void>((resolve, reject) => {
+    server.stderr.on('data', (chunk: Buffer) => {
+      serverLog += chunk.toString();
+      if (serverLog.includes('listening')) resolve();
+    });
+    server.once('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
+  });
+  const dir = tempDir(t);
+  const json = join(dir, 'peer.json');
+  const r = spawnSync('ip', ['netns', 'exec', b, process.execPath, cli, 'compare', '--peer', '10.201.0.1:7470', '--bytes', '2m', '--repeats', '1', '--mtu', '4148', '--modes', 'copy,zerocopy', '--touch', 'both', '--warmup', '0', '--json', json], { encoding: 'utf8', timeout: 120_000 });
+  t.equal(r.status, 0, r.stderr);
+  const report = parseReport(readFileSync(json, 'utf8'));
+  t.equal(report.config.network, 'peer');
+  t.equal(report.config.peer, '10.201.0.1:7470');
+  t.ok(report.remoteHost, 'remote host info came back over the control connection');
+  t.ok(report.runs.length >= 4 && report.runs.every((run) => run.remote && run.remote.cpu.percent >= 0), 'every run carries the sender host\'s CPU');
+  t.ok(report.runs.every((run) => run.bytes === 2 * 1024 * 1024 && run.mismatches === 0), 'all bytes arrived and verified');
+  // spawnSync blocked our event loop: let serve's log lines arrive.
+  for (let i = 0; i < 50 && !serverLog.includes('finished'); i++) await new Promise((r) => setTimeout(r, 100));
+  t.match(serverLog, /compare from 10\.201\.0\.2/);
+
+  const refused = run(['compare', '--peer', '127.0.0.1:1', '--bytes', '1m']);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /ERR_PAGEFLIP_PEER: cannot reach pageflip serve at 127.0.0.1:1/);
+});
