@@ -7,6 +7,7 @@ import type { SendMode } from '../native.js';
 import { hostInfo } from './host.js';
 import { paperFigures } from './paper.js';
 import { perfUnusableReason } from './perf.js';
+import { iperf3Seconds } from './references.js';
 import { localSender, runPoint, type PointSpec, type RunSettings, type SenderSide } from './run-point.js';
 import { summarize } from './stats.js';
 import { localTestbed, type Testbed } from './testbed.js';
@@ -125,7 +126,7 @@ function methodLines(config: CompareConfig, env: CompareEnvironment): string[] {
   if (config.perf)
     lines.push('perf: `perf stat -a` with counters enabled/disabled over its control pipe exactly around each receiver run; per MB of received data; counters perf cannot count are shown unavailable');
   if (env.references.size)
-    lines.push('iperf3: server and client in the same namespace and MTU, pinned like pageflip (-A), same duration; CPU from the same /proc/stat sampling around the client process');
+    lines.push(`iperf3: server and client in the same namespace and MTU, pinned like pageflip (-A), for ${iperf3Seconds(config.seconds)}s (iperf3 -t takes whole seconds); CPU from the same /proc/stat sampling around the client process (includes its start-up); iperf3 never reads its payload, so its rows are notouch only`);
   return lines;
 }
 

@@ -33,7 +33,8 @@ export function readCpu(stat: string = readFileSync('/proc/stat', 'utf8')): CpuS
 export function cpuUsage(before: CpuSnapshot, after: CpuSnapshot, bytes: number, seconds: number): CpuUsage {
   const total = after.total - before.total;
   const pct = (field: keyof CpuSnapshot) => (total > 0 ? ((after[field] - before[field]) / total) * 100 : 0);
-  const percent = pct('user') + pct('nice') + pct('system') + pct('irq') + pct('softirq');
+  // Clamped: float rounding must not push a share of the whole past 100.
+  const percent = Math.min(100, pct('user') + pct('nice') + pct('system') + pct('irq') + pct('softirq'));
   // Busy share of the wall time across every core, converted to CPU-µs.
   const cores = cpuCount();
   const busyUs = (percent / 100) * seconds * cores * 1e6;

@@ -12,6 +12,10 @@ export function referenceNote(): string {
   return path ? `${path}: compare adds iperf3 and iperf3 -Z reference rows` : iperf3Missing();
 }
 
+export function iperf3Seconds(seconds: number | null): number {
+  return Math.max(1, Math.round(seconds ?? 1));
+}
+
 function iperf3Runner(testbed: Testbed, zerocopy: boolean): ReferenceRunner {
   return async (mode: RowMode, mtu: number, repeat: number, settings) => {
     const network = testbed.network(mtu);
@@ -19,7 +23,8 @@ function iperf3Runner(testbed: Testbed, zerocopy: boolean): ReferenceRunner {
     const perf = settings.perf ? PerfSession.start() : undefined;
     try {
       await perf?.enable();
-      const run = await runIperf3(network, { seconds: settings.seconds ?? 2, zerocopy, cpus: settings.cpus });
+      // iperf3 -t takes whole seconds: the nearest, at least 1 (also for --bytes runs).
+      const run = await runIperf3(network, { seconds: iperf3Seconds(settings.seconds), zerocopy, cpus: settings.cpus });
       const counters: PerfCounter[] | null = perf ? await perf.finish(run.result.bytes) : null;
       const { bytes, seconds } = run.result;
       const mbps = (bytes * 8) / seconds / 1e6;
