@@ -1,8 +1,8 @@
 // One measured run of one point (receive mode × MTU × touch × sender): the sender side feeds a
 // fresh connection, the receiver runs here, and system CPU (and perf, when asked) are sampled
 // exactly around the receiver's run.
-import { receiveLoop, sendLoop, type SendLoopStats } from '../loop.js';
-import type { ReceiveMode, SendMode } from '../native.js';
+import { receiveLoop, sendLoop, type ReceiveLoopOptions, type SendLoopStats } from '../loop.js';
+import type { ReceiveMode, SendMode, SocketOptions } from '../native.js';
 import type { Connection } from '../socket.js';
 import { cpuUsage, readCpu } from './cpu.js';
 import { nodeRead } from './node-reader.js';
@@ -24,6 +24,8 @@ export interface RunSettings {
   cpus: { rx: number; tx: number } | null;
   perf: boolean;
   seed: number;
+  /** Receive-side knobs for tuning benches (loop options, socket options on the receiving end). */
+  tuning?: { loop?: Partial<ReceiveLoopOptions>; socket?: SocketOptions };
 }
 
 /** The far end of a run: opens a connection that is being fed, and reports on it when stopped. */
@@ -88,6 +90,7 @@ interface Received {
 }
 
 async function receive(connection: Connection, spec: PointSpec, settings: RunSettings): Promise<Received> {
+  if (settings.tuning?.socket) connection.setOptions(settings.tuning.socket);
   if (spec.mode === 'node') {
     const r = await nodeRead(connection, { seconds: settings.bytes === null ? settings.seconds : null, verify: spec.touch, seed: settings.seed });
     return { bytes: r.bytes, seconds: r.seconds, threadSeconds: r.cpuSeconds, mapped: 0, copied: r.bytes, verified: r.verifiedBytes, mismatches: r.mismatches, syscalls: null, note: null };
@@ -101,6 +104,7 @@ async function receive(connection: Connection, spec: PointSpec, settings: RunSet
     seconds: settings.bytes === null ? (settings.seconds ?? 0) : 0,
     // Page moving with a batch of slots released by one madvise is what tcp_mmap.c does.
     releaseBatch: spec.mode === 'zerocopy' ? 4 : 1,
+    ...settings.tuning?.loop,
   }).done;
   const notes: string[] = [];
   if (r.fallbackReason) notes.push(r.fallbackReason);
