@@ -69,7 +69,7 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
   for (const group of groups) {
     for (const variant of group.variants) {
       const settings = { ...variant.settings, seed: ++done };
-      process.stderr.write(`\r\x1b[K[${done}/${total}] ${variant.spec.mtu} ${variant.name}`);
+      if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K[${done}/${total}] ${variant.spec.mtu} ${variant.name}`);
       const result = variant.reference
         ? await iperf3!('iperf3', variant.spec.mtu, repeat, settings)
         : await runPoint(side, variant.spec, settings, repeat);
