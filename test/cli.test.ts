@@ -102,18 +102,18 @@ t.test('compare with every option, writing JSON, CSV and HTML', { skip: distSkip
   const files = { json: join(dir, 'r.json'), csv: join(dir, 'r.csv'), html: join(dir, 'r.html') };
   const r = run([
     'compare', '--modes', 'copy,zerocopy,flip,copy-remap,splice,node', '--mtu', '4148,8244', '--touch', 'both',
-    '--sender', 'zerocopy', '--bytes', '2m', '--chunk', '128k', '--repeats', '2', '--warmup', '0', '--cpus', '0,1',
+    '--sender', 'zerocopy', '--bytes', '8m', '--chunk', '128k', '--repeats', '2', '--warmup', '0', '--cpus', '0,1',
     '--perf', '--reference', 'auto', '--json', files.json, '--csv', files.csv, '--html', files.html,
   ]);
   t.equal(r.code, 0, r.stderr);
   const report = parseReport(readFileSync(files.json, 'utf8')); // validates against the schema
   t.equal(report.config.network, 'netns');
   t.same(report.config.mtus, [4148, 8244]);
-  t.equal(report.config.bytes, 2 * 1024 * 1024);
+  t.equal(report.config.bytes, 8 * 1024 * 1024);
   const pageflipRuns = report.runs.filter((run) => !run.mode.startsWith('iperf3'));
   // 6 modes + copy←write, × 2 MTUs × touch/notouch × 2 repeats
   t.equal(pageflipRuns.length, 7 * 2 * 2 * 2, 'one run per point and repeat');
-  t.ok(pageflipRuns.every((run) => run.bytes === 2 * 1024 * 1024), 'each run received exactly --bytes');
+  t.ok(pageflipRuns.every((run) => run.bytes === 8 * 1024 * 1024), 'each run received exactly --bytes');
   t.ok(report.runs.every((run) => run.mismatches === 0), 'no mismatches');
   t.ok(pageflipRuns.filter((run) => run.touch).every((run) => run.verifiedBytes === run.bytes), 'touch runs verified every byte');
   t.ok(pageflipRuns.filter((run) => !run.touch).every((run) => run.verifiedBytes === 0), 'notouch runs never read');

@@ -177,6 +177,10 @@ export async function compare(
       onProgress({ kind: 'result', index, total, result });
     }
   }
+  const short = runs.filter((r) => r.seconds < 0.5).length;
+  if (short)
+    warn(`${short} runs lasted under 0.5 s: /proc/stat counts CPU in 10 ms ticks, so their CPU % and efficiency are coarse (use --seconds or a larger --bytes)`);
+  if (runs.some((r) => r.cpu.percent === 0)) warn('some runs were too short to register any CPU time: their efficiency is shown as 0 and they have no ratio to copy');
   if (runs.some((r) => r.cpu.steal > 5)) warn('the hypervisor stole more than 5% of CPU time in some runs: figures are noisy');
   if (config.perf && runs.some((r) => r.perf?.some((c) => !c.available)))
     warn('some perf counters are unavailable on this machine (typically hardware counters in a VM); they are shown as n/a');

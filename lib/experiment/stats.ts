@@ -53,7 +53,8 @@ export function summarizePoints(runs: RunResult[]): PointSummary[] {
   for (const point of points) {
     if (point.mode === 'copy') continue;
     const copy = points.find((p) => p.mode === 'copy' && p.mtu === point.mtu && p.touch === point.touch && p.sender === point.sender);
-    if (copy)
+    // A ratio needs a measured denominator: runs too short for /proc/stat's 10 ms ticks have none.
+    if (copy && copy.gbps.median > 0 && copy.usPerMB.median > 0 && copy.efficiency.median > 0)
       point.vsCopy = {
         gbps: point.gbps.median / copy.gbps.median,
         usPerMB: point.usPerMB.median / copy.usPerMB.median,
@@ -145,7 +146,7 @@ export function summarize(runs: RunResult[]): Summary {
     const touch = touchText === 'true';
     const moving = best(points, MOVING, mtu, touch);
     const copying = best(points, COPYING, mtu, touch);
-    return { mtu, touch, moving, copying, ratio: moving && copying ? moving.efficiency / copying.efficiency : null };
+    return { mtu, touch, moving, copying, ratio: moving && copying && copying.efficiency > 0 ? moving.efficiency / copying.efficiency : null };
   });
   return { points, best: bestRows, verdict: verdict(points, bestRows) };
 }
