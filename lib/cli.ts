@@ -7,7 +7,7 @@ import { capabilities, type Feature } from './capabilities.js';
 import { formatCalibration, runCalibration } from './experiment/calibrate.js';
 import { compare, localEnvironment, RECEIVE_ROWS, type CompareOptions } from './experiment/compare.js';
 import { referenceRunners, referenceNote } from './experiment/references.js';
-import { perfPath } from './experiment/perf.js';
+import { probePerfEvents } from './experiment/perf.js';
 import { progressReporter } from './experiment/progress.js';
 import { netnsUnavailableReason } from './experiment/netns.js';
 import { peerEnvironment, serve } from './experiment/peer.js';
@@ -220,8 +220,10 @@ async function infoCommand(args: string[]): Promise<number> {
   const host = hostInfo();
   const netns = netnsUnavailableReason();
   const iperf3 = referenceNote();
+  const perf = await probePerfEvents();
+  const perfEvents = perf.events.map(({ event, available, reason }) => ({ event, available, reason: reason ?? null }));
   if (values.json) {
-    console.log(JSON.stringify({ host, capabilities: caps, experiment: { netns: netns ?? null, iperf3, perf: perfPath() ?? null } }, null, 2));
+    console.log(JSON.stringify({ host, capabilities: caps, experiment: { netns: netns ?? null, iperf3, perf: { usable: !perf.reason, reason: perf.reason ?? null, events: perfEvents } } }, null, 2));
     return 0;
   }
   console.log(`${host.hostname}: Linux ${caps.kernelRelease} (${caps.machine}), ${host.cpuModel}, ${caps.cpus} CPUs, page size ${caps.pageSize}`);
@@ -238,7 +240,13 @@ async function infoCommand(args: string[]): Promise<number> {
   console.log(`  network      ${netns ? `MSS emulation on the host loopback (${netns})` : 'private namespaces, lo MTU set per run'}`);
   console.log(`  modes        ${caps.zerocopyReceive.supported ? 'copy, zerocopy, flip, copy-remap, splice, node' : 'copy, copy-remap, splice, node (no zero-copy receive: zerocopy/flip unavailable)'}`);
   console.log(`  pinning      ${caps.cpus >= 2 ? 'receiver on CPU 0, sender on CPU 1' : 'one CPU: sender and receiver share it'}`);
-  console.log(`  perf         ${caps.perf.supported ? 'available (--perf); hardware counters are reported as unavailable where the CPU/VM hides them' : 'not installed: --perf runs without counters'}`);
+  if (perf.reason) console.log(`  perf         ${perf.reason}: --perf runs without counters`);
+  else {
+    const counted = perfEvents.filter((e) => e.available).map((e) => e.event);
+    const missing = perfEvents.filter((e) => !e.available).map((e) => e.event);
+    console.log(`  perf         --perf counts ${counted.join(', ')}`);
+    if (missing.length) console.log(`               unavailable here (reported as n/a, never 0): ${missing.join(', ')}`);
+  }
   console.log(`  iperf3       ${iperf3}`);
   return 0;
 }

@@ -90,6 +90,8 @@ t.test('info and calibrate', { skip: distSkip }, async (t) => {
   const parsed = JSON.parse(info.stdout);
   t.equal(parsed.capabilities.pageSize, 4096);
   t.type(parsed.capabilities.zerocopyReceive.supported, 'boolean');
+  t.type(parsed.experiment.perf.usable, 'boolean');
+  if (parsed.experiment.perf.usable) t.ok(parsed.experiment.perf.events.some((e: { event: string; available: boolean }) => e.event === 'context-switches' && e.available), 'perf events probed');
   t.match(run(['info']).stdout, /for pageflip compare/);
   const cal = run(['calibrate', '--quick', '--json']);
   t.equal(cal.code, 0, cal.stderr);

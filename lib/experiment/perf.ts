@@ -118,3 +118,18 @@ export async function perfUnusableReason(): Promise<string | undefined> {
     session?.kill();
   }
 }
+
+/** Which of PERF_EVENTS this machine can count system-wide (a 50 ms probe), or why none. */
+export async function probePerfEvents(): Promise<{ events: PerfCounter[]; reason?: string }> {
+  const reason = await perfUnusableReason();
+  if (reason) return { events: [], reason };
+  const session = PerfSession.start();
+  try {
+    await session.enable();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return { events: await session.finish(0) };
+  } catch (error) {
+    session.kill();
+    return { events: [], reason: (error as Error).message };
+  }
+}
