@@ -84,6 +84,8 @@ export interface NativeReceiver {
   release(id: number): void;
   stats(): ReceiverStats;
   layout(): ReceiverLayout;
+  /** The receiver's own duplicate of the socket (valid until close()). */
+  fd(): number;
   close(): void;
 }
 

@@ -82,9 +82,19 @@ export class Receiver implements AsyncIterable<Lease> {
   #reading = false;
   #closed = false;
 
+  /**
+   * Reads `connection` through a duplicate of its descriptor: closing the connection does not
+   * stop the receiver (the socket stays open until close()), and a reused descriptor number can
+   * never make it read another connection.
+   */
   constructor(connection: Connection, options: ReceiverOptions = {}) {
     this.#native = new binding.Receiver(connection.fd, options);
-    this.#waiter = new FdWaiter(connection.fd);
+    try {
+      this.#waiter = new FdWaiter(this.#native.fd());
+    } catch (error) {
+      this.#native.close();
+      throw error;
+    }
   }
 
   /** The next chunk, or null at the end of the stream. One read at a time. */
@@ -133,9 +143,9 @@ export class Receiver implements AsyncIterable<Lease> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#waiter.close(); // stop polling before the native side closes the descriptor
     this.#native.close();
     this.#ready.length = 0;
-    this.#waiter.close();
     this.#wakeReleaseWaiters();
   }
 

@@ -25,6 +25,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   Napi::Value Release(const Napi::CallbackInfo& info);  // (id)
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Layout(const Napi::CallbackInfo& info);  // buffer addresses (bigint) for diagnostics
+  Napi::Value Fd(const Napi::CallbackInfo& info);      // the receiver's own duplicate of the socket
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ReceiverCore> core_;
