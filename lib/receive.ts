@@ -18,7 +18,10 @@ export interface ReceiverOptions {
   mode?: ReceiveMode;
   /** Bytes per read, rounded up to whole pages per slot. Default 256 KiB. */
   chunkSize?: number;
-  /** Leases that may be outstanding at once (backpressure beyond that). Default 8. */
+  /**
+   * Leases that may be outstanding at once, mapped and copied ones together (1 to 1024; reads
+   * wait for a release beyond that). Bounds the pages a receiver holds. Default 8.
+   */
   maxLeases?: number;
   /** Check every byte against the deterministic test pattern (see Sender / sendLoop). */
   verify?: boolean;

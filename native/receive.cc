@@ -189,8 +189,9 @@ Step ReceiveEngine::SocketEof(SysError* error) {
   return Step::kEof;
 }
 
-Step ReceiveEngine::Read(Segment* out, int* count, SysError* error) {
+Step ReceiveEngine::Read(Segment* out, int* count, SysError* error, int max_segments) {
   *count = 0;
+  max_segments_ = max_segments;
   if (eof_) return Step::kEof;
   switch (mode_) {
     case ReceiveMode::kCopy: return ReadCopy(out, count, error);
@@ -251,7 +252,8 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
 
   uint32_t slot = map_pool_.Take();
   uint8_t* address = map_pool_.At(slot);
-  bool with_copybuf = options_.copybuf > 0 && abi_ >= ZerocopyAbi::k5_11 && !copy_pool_.empty();
+  bool with_copybuf =
+      options_.copybuf > 0 && abi_ >= ZerocopyAbi::k5_11 && !copy_pool_.empty() && max_segments_ >= 2;
   uint32_t copy_slot = with_copybuf ? copy_pool_.Take() : 0;
 
   // Zeroed for every call: later kernels read fields that older code would leave as garbage.

@@ -24,6 +24,7 @@ struct ReceiverCore {
     Napi::Reference<Napi::ArrayBuffer> buffer;  // weak: V8 may collect a forgotten lease
   };
   std::unordered_map<double, Lease> leases;
+  size_t max_leases = 8;  // bound on leases.size(), whichever pools they come from
   double next_id = 1;
   bool verify = false;
   uint64_t seed = 0;
@@ -81,6 +82,7 @@ Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(
   engine_options.nonblocking = true;
 
   core_ = std::make_shared<ReceiverCore>();
+  core_->max_leases = engine_options.slots;
   core_->verify = ToBoolOr(env, options.Get("verify"), "options.verify", false);
   core_->seed = ToUintOr(env, options.Get("seed"), "options.seed", 1);
   core_->fd.reset(fcntl(fd, F_DUPFD_CLOEXEC, 0));
@@ -103,10 +105,14 @@ Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ReceiverCore& core = *core_;
   if (!core.engine) ThrowState(env, "ERR_PAGEFLIP_CLOSED", "the receiver is closed");
+  // maxLeases bounds every outstanding lease: the mapped or moved ones and the copied ones
+  // (skip-hint reads, copybuf) together, so one read may only add as many as there is room for.
+  size_t room = core.max_leases > core.leases.size() ? core.max_leases - core.leases.size() : 0;
+  if (room == 0) return Napi::String::New(env, "full");
   Segment segments[2];
   int count = 0;
   SysError error;
-  switch (core.engine->Read(segments, &count, &error)) {
+  switch (core.engine->Read(segments, &count, &error, room >= 2 ? 2 : 1)) {
     case Step::kWouldBlock: return Napi::String::New(env, "wait");
     case Step::kNoSlot: return Napi::String::New(env, "full");
     case Step::kEof: return env.Null();

@@ -20,7 +20,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
 
  private:
   // -> [{ buffer, id, offset, mapped, copied, mismatches }] | 'wait' (nothing queued) |
-  //    'full' (every slot is leased) | null (end of stream)
+  //    'full' (maxLeases leases are outstanding) | null (end of stream)
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);  // (id)
   Napi::Value Stats(const Napi::CallbackInfo& info);
