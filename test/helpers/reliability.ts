@@ -32,6 +32,8 @@ export interface Usage {
   rss: number;
   /** VmPin: pages pinned by the kernel on behalf of this process (kB → bytes). */
   pinned: number;
+  /** Mappings of sockets: zero-copy arenas and pages flipped out of them. */
+  socketMaps: number;
 }
 
 function statusField(field: string): number {
@@ -46,6 +48,7 @@ export function usage(): Usage {
     vsize: virtualBytes(),
     rss: rssBytes(),
     pinned: statusField('VmPin'),
+    socketMaps: readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes('socket:[')).length,
   };
 }
 
@@ -56,12 +59,13 @@ export function growth(before: Usage, after: Usage = usage()): Usage {
     vsize: after.vsize - before.vsize,
     rss: after.rss - before.rss,
     pinned: after.pinned - before.pinned,
+    socketMaps: after.socketMaps - before.socketMaps,
   };
 }
 
 export function describeGrowth(g: Usage): string {
   const kib = (n: number) => `${n >= 0 ? '+' : ''}${Math.round(n / 1024)} KiB`;
-  return `fds ${g.fds >= 0 ? '+' : ''}${g.fds}, maps ${g.maps >= 0 ? '+' : ''}${g.maps}, VmSize ${kib(g.vsize)}, RSS ${kib(g.rss)}, VmPin ${kib(g.pinned)}`;
+  return `fds ${g.fds >= 0 ? '+' : ''}${g.fds}, maps ${g.maps >= 0 ? '+' : ''}${g.maps}, VmSize ${kib(g.vsize)}, RSS ${kib(g.rss)}, VmPin ${kib(g.pinned)}, socket maps ${g.socketMaps >= 0 ? '+' : ''}${g.socketMaps}`;
 }
 
 export interface ChildResult {
