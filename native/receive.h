@@ -118,6 +118,8 @@ class ReceiveEngine {
   Step ReadSplice(Segment* out, int* count, SysError* error);
   bool MovePages(uint8_t* from, uint8_t* to, size_t bytes, bool socket_vma, SysError* error);
   Step SocketEof(SysError* error);
+  // Nothing was delivered: is the stream over, or has it failed? (MSG_PEEK, no data consumed.)
+  Step NothingQueued(SysError* error);
   Segment Deliver(Pool pool, uint32_t slot, uint8_t* data, size_t length, size_t mapped);
 
   int fd_;
@@ -143,6 +145,9 @@ class ReceiveEngine {
   uint64_t offset_ = 0;         // stream offset of the next byte
   uint64_t pending_copy_ = 0;   // bytes the kernel said must be read by copy before the next mappable page
   int max_segments_ = 2;        // of the Read() in progress
+  // A socket error the kernel handed over (zc.err, which clears it) in a call that also
+  // delivered data: reported once the queued data is read.
+  SysError pending_error_;
   bool eof_ = false;
   ReceiveCounters counters_;
 };

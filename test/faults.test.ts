@@ -348,3 +348,49 @@ t.test('socket errors surface as themselves, not as a poll failure', { skip: net
   await t.rejects(pending, { code: 'ECONNRESET' }, 'a reset during a pending read');
   receiver.close();
 });
+
+t.test('a reset the kernel reports together with data is not lost (no endless read)', { skip: netnsSkip }, async (t) => {
+  // With copybuf the kernel copies a small queue in the same TCP_ZEROCOPY_RECEIVE call that hands
+  // over (and clears) the socket error: the error must still reach the caller once the data is
+  // read, and an empty queue after a reset must not look like "nothing yet" forever.
+  const net = network(t, 4148);
+  for (const mode of ['zerocopy', 'flip'] as const) {
+    for (const path of ['loop', 'js'] as const) {
+      const { client, server } = await pair(t, net);
+      await sendLoop(client, { mode: 'write', bytes: 100, shutdown: false, seed: 16 }).done;
+      client.setOptions({ linger0: true });
+      client.close();
+      await sleep(20); // the reset is queued behind the data
+      let outcome: { code?: string; bytes: number } | 'pending';
+      if (path === 'loop') {
+        const loop = receiveLoop(server, { mode, copybuf: 16384, verify: true, seed: 16 });
+        outcome = await settledWithin(
+          loop.done.then(
+            (s) => ({ bytes: s.bytes }),
+            (e: Error & { code?: string; stats: { bytes: number } }) => ({ code: e.code, bytes: e.stats.bytes }),
+          ),
+          3000,
+        );
+        loop.stop();
+      } else {
+        const receiver = new Receiver(server, { mode, copybuf: 16384, verify: true, seed: 16 });
+        let bytes = 0;
+        const reading = (async () => {
+          try {
+            for await (const lease of receiver) {
+              bytes += lease.length;
+              lease.release();
+            }
+            return { bytes };
+          } catch (error) {
+            return { code: (error as { code?: string }).code, bytes };
+          }
+        })();
+        outcome = await settledWithin(reading, 3000);
+        receiver.close();
+      }
+      t.same(outcome, { code: 'ECONNRESET', bytes: 100 }, `${mode} ${path}: the 100 bytes, then ECONNRESET`);
+      server.close();
+    }
+  }
+});
