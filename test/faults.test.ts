@@ -30,8 +30,9 @@ async function baseline(net: PrivateNetwork): Promise<ReturnType<typeof usage>> 
   for (let i = 0; i < 2; i++) {
     const { client, server } = await net.connectedPair();
     const receiver = new Receiver(server, { mode: 'zerocopy' });
-    await sendLoop(client, { mode: 'zerocopy', bytes: 64 * 1024 }).done;
+    const sending = sendLoop(client, { mode: 'zerocopy', bytes: 64 * 1024 });
     for await (const lease of receiver) lease.release();
+    await sending.done;
     receiver.close();
     client.close();
     server.close();
