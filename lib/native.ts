@@ -1,5 +1,7 @@
 // The one place that loads the compiled addon and says what it exports.
-// node-gyp-build picks build/Release when present, else prebuilds/<platform>-<arch>.
+// node-gyp-build picks build/Release when present, else prebuilds/<platform>-<arch>. The
+// PAGEFLIP_PREBUILD environment variable (node-gyp-build's <NAME>_PREBUILD) names another
+// directory to look in instead: `.ci/asan` points it at its sanitizer build (build-asan/).
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -84,6 +86,8 @@ export interface NativeReceiver {
   release(id: number): void;
   stats(): ReceiverStats;
   layout(): ReceiverLayout;
+  /** The receiver's own duplicate of the socket (valid until close()). */
+  fd(): number;
   close(): void;
 }
 

@@ -18,7 +18,10 @@ export interface ReceiverOptions {
   mode?: ReceiveMode;
   /** Bytes per read, rounded up to whole pages per slot. Default 256 KiB. */
   chunkSize?: number;
-  /** Leases that may be outstanding at once (backpressure beyond that). Default 8. */
+  /**
+   * Leases that may be outstanding at once, mapped and copied ones together (1 to 1024; reads
+   * wait for a release beyond that). Bounds the pages a receiver holds. Default 8.
+   */
   maxLeases?: number;
   /** Check every byte against the deterministic test pattern (see Sender / sendLoop). */
   verify?: boolean;
@@ -82,9 +85,19 @@ export class Receiver implements AsyncIterable<Lease> {
   #reading = false;
   #closed = false;
 
+  /**
+   * Reads `connection` through a duplicate of its descriptor: closing the connection does not
+   * stop the receiver (the socket stays open until close()), and a reused descriptor number can
+   * never make it read another connection.
+   */
   constructor(connection: Connection, options: ReceiverOptions = {}) {
     this.#native = new binding.Receiver(connection.fd, options);
-    this.#waiter = new FdWaiter(connection.fd);
+    try {
+      this.#waiter = new FdWaiter(this.#native.fd());
+    } catch (error) {
+      this.#native.close();
+      throw error;
+    }
   }
 
   /** The next chunk, or null at the end of the stream. One read at a time. */
@@ -133,9 +146,9 @@ export class Receiver implements AsyncIterable<Lease> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#waiter.close(); // stop polling before the native side closes the descriptor
     this.#native.close();
     this.#ready.length = 0;
-    this.#waiter.close();
     this.#wakeReleaseWaiters();
   }
 

@@ -178,6 +178,11 @@ Segment ReceiveEngine::Deliver(Pool pool, uint32_t slot, uint8_t* data, size_t l
 }
 
 Step ReceiveEngine::SocketEof(SysError* error) {
+  if (pending_error_) {
+    *error = pending_error_;
+    pending_error_ = {};
+    return Step::kError;
+  }
   int err = 0;
   socklen_t length = sizeof(err);
   getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &length);
@@ -189,8 +194,9 @@ Step ReceiveEngine::SocketEof(SysError* error) {
   return Step::kEof;
 }
 
-Step ReceiveEngine::Read(Segment* out, int* count, SysError* error) {
+Step ReceiveEngine::Read(Segment* out, int* count, SysError* error, int max_segments) {
   *count = 0;
+  max_segments_ = max_segments;
   if (eof_) return Step::kEof;
   switch (mode_) {
     case ReceiveMode::kCopy: return ReadCopy(out, count, error);
@@ -251,7 +257,8 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
 
   uint32_t slot = map_pool_.Take();
   uint8_t* address = map_pool_.At(slot);
-  bool with_copybuf = options_.copybuf > 0 && abi_ >= ZerocopyAbi::k5_11 && !copy_pool_.empty();
+  bool with_copybuf =
+      options_.copybuf > 0 && abi_ >= ZerocopyAbi::k5_11 && !copy_pool_.empty() && max_segments_ >= 2;
   uint32_t copy_slot = with_copybuf ? copy_pool_.Take() : 0;
 
   // Zeroed for every call: later kernels read fields that older code would leave as garbage.
@@ -282,10 +289,17 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
     *error = {err, "getsockopt", "TCP_ZEROCOPY_RECEIVE"};
     return Step::kError;
   }
-  if (abi_ >= ZerocopyAbi::k5_7 && zc.err != 0 && zc.length == 0 && zc.copybuf_len <= 0) {
-    give_back();
-    *error = {zc.err < 0 ? -zc.err : zc.err, "getsockopt", "TCP_ZEROCOPY_RECEIVE reported a socket error"};
-    return Step::kError;
+  if (abi_ >= ZerocopyAbi::k5_7 && zc.err != 0) {
+    // The kernel reads the socket error into zc.err and clears it, even when the same call
+    // mapped or copied data: keep it, or it is lost (a reset would then look like a stream
+    // that never ends).
+    SysError socket_error{zc.err < 0 ? -zc.err : zc.err, "getsockopt", "TCP_ZEROCOPY_RECEIVE reported a socket error"};
+    if (zc.length == 0 && zc.copybuf_len <= 0) {
+      give_back();
+      *error = socket_error;
+      return Step::kError;
+    }
+    pending_error_ = socket_error;
   }
   if (with_copybuf && zc.copybuf_len < 0) {
     give_back();
@@ -323,8 +337,28 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
   }
   if (*count > 0) return Step::kData;
   if (pending_copy_ > 0) return ReadSkipHint(out, count, error);
+  return NothingQueued(error);
+}
+
+Step ReceiveEngine::NothingQueued(SysError* error) {
+  if (pending_error_) {
+    *error = pending_error_;
+    pending_error_ = {};
+    return Step::kError;
+  }
+  // TCP_ZEROCOPY_RECEIVE says EIO only after a FIN (SOCK_DONE); after a reset, or when an older
+  // kernel has no err field, an empty answer looks the same as "nothing yet" while poll keeps
+  // reporting the socket readable. recv(MSG_PEEK) tells them apart without consuming anything.
+  char byte;
+  ssize_t n = recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  counters_.syscalls++;
+  if (n == 0) return SocketEof(error);
+  if (n < 0 && !WouldBlock(errno)) {
+    *error = {errno, "recv", "the connection failed"};
+    return Step::kError;
+  }
   counters_.would_block++;
-  return Step::kWouldBlock;  // nothing queued
+  return Step::kWouldBlock;  // nothing queued (or data arrived just now: the next read gets it)
 }
 
 Step ReceiveEngine::ReadCopyRemap(Segment* out, int* count, SysError* error) {

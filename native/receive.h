@@ -83,8 +83,9 @@ class ReceiveEngine {
                                                std::string* error_code);
   ~ReceiveEngine();
 
-  // One non-consuming-of-slots read step: appends 0-2 segments (mapped part, then copied part).
-  Step Read(Segment* out, int* count, SysError* error);
+  // One read step: appends 0-2 segments (mapped part, then copied part), never more than
+  // max_segments (1 or 2; with 1 the copybuf, which may add a second segment, is not used).
+  Step Read(Segment* out, int* count, SysError* error, int max_segments = 2);
   // Gives a segment's slot back (dropping mapped pages) so it can be reused.
   void Release(const Segment& segment);
   // Loops: gives a slot back without dropping its pages; the next receive (without the TLB
@@ -117,6 +118,8 @@ class ReceiveEngine {
   Step ReadSplice(Segment* out, int* count, SysError* error);
   bool MovePages(uint8_t* from, uint8_t* to, size_t bytes, bool socket_vma, SysError* error);
   Step SocketEof(SysError* error);
+  // Nothing was delivered: is the stream over, or has it failed? (MSG_PEEK, no data consumed.)
+  Step NothingQueued(SysError* error);
   Segment Deliver(Pool pool, uint32_t slot, uint8_t* data, size_t length, size_t mapped);
 
   int fd_;
@@ -141,6 +144,10 @@ class ReceiveEngine {
 
   uint64_t offset_ = 0;         // stream offset of the next byte
   uint64_t pending_copy_ = 0;   // bytes the kernel said must be read by copy before the next mappable page
+  int max_segments_ = 2;        // of the Read() in progress
+  // A socket error the kernel handed over (zc.err, which clears it) in a call that also
+  // delivered data: reported once the queued data is read.
+  SysError pending_error_;
   bool eof_ = false;
   ReceiveCounters counters_;
 };

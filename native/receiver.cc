@@ -1,22 +1,30 @@
 #include "receiver.h"
 
+#include <fcntl.h>
+
+#include <cerrno>
 #include <unordered_map>
 
 #include "addon_data.h"
 #include "args.h"
 #include "errors.h"
 #include "external_buffer.h"
+#include "fd.h"
 #include "receive.h"
 
 namespace pageflip {
 
 struct ReceiverCore {
+  // Our own duplicate of the socket: the caller may close its descriptor and the number may be
+  // reused by another connection, whose bytes must never show up in this receiver's leases.
+  UniqueFd fd;
   std::unique_ptr<ReceiveEngine> engine;  // null once closed
   struct Lease {
     Segment segment;
     Napi::Reference<Napi::ArrayBuffer> buffer;  // weak: V8 may collect a forgotten lease
   };
   std::unordered_map<double, Lease> leases;
+  size_t max_leases = 8;  // bound on leases.size(), whichever pools they come from
   double next_id = 1;
   bool verify = false;
   uint64_t seed = 0;
@@ -54,7 +62,7 @@ Napi::Function Receiver::Define(Napi::Env env) {
   return DefineClass(env, "Receiver",
                      {InstanceMethod<&Receiver::Read>("read"), InstanceMethod<&Receiver::Release>("release"),
                       InstanceMethod<&Receiver::Stats>("stats"), InstanceMethod<&Receiver::Layout>("layout"),
-                      InstanceMethod<&Receiver::Close>("close")});
+                      InstanceMethod<&Receiver::Fd>("fd"), InstanceMethod<&Receiver::Close>("close")});
 }
 
 Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(info) {
@@ -74,11 +82,14 @@ Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(
   engine_options.nonblocking = true;
 
   core_ = std::make_shared<ReceiverCore>();
+  core_->max_leases = engine_options.slots;
   core_->verify = ToBoolOr(env, options.Get("verify"), "options.verify", false);
   core_->seed = ToUintOr(env, options.Get("seed"), "options.seed", 1);
+  core_->fd.reset(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!core_->fd) ThrowErrno(env, errno, "fcntl", "duplicating the socket for the receiver");
   SysError error;
   std::string code;
-  core_->engine = ReceiveEngine::Create(fd, engine_options, &error, &code);
+  core_->engine = ReceiveEngine::Create(core_->fd.get(), engine_options, &error, &code);
   if (!core_->engine) {
     if (!code.empty()) throw CodedError(env, code.c_str(), error.hint);
     throw ErrnoError(env, error);
@@ -94,10 +105,14 @@ Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ReceiverCore& core = *core_;
   if (!core.engine) ThrowState(env, "ERR_PAGEFLIP_CLOSED", "the receiver is closed");
+  // maxLeases bounds every outstanding lease: the mapped or moved ones and the copied ones
+  // (skip-hint reads, copybuf) together, so one read may only add as many as there is room for.
+  size_t room = core.max_leases > core.leases.size() ? core.max_leases - core.leases.size() : 0;
+  if (room == 0) return Napi::String::New(env, "full");
   Segment segments[2];
   int count = 0;
   SysError error;
-  switch (core.engine->Read(segments, &count, &error)) {
+  switch (core.engine->Read(segments, &count, &error, room >= 2 ? 2 : 1)) {
     case Step::kWouldBlock: return Napi::String::New(env, "wait");
     case Step::kNoSlot: return Napi::String::New(env, "full");
     case Step::kEof: return env.Null();
@@ -191,11 +206,18 @@ Napi::Value Receiver::Layout(const Napi::CallbackInfo& info) {
   return result;
 }
 
+Napi::Value Receiver::Fd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!core_->engine) ThrowState(env, "ERR_PAGEFLIP_CLOSED", "the receiver is closed");
+  return Napi::Number::New(env, core_->fd.get());
+}
+
 Napi::Value Receiver::Close(const Napi::CallbackInfo& info) {
   ReceiverCore& core = *core_;
   for (auto& entry : core.leases) DetachIfAlive(entry.second.buffer);
   core.leases.clear();
   core.engine.reset();  // unmaps every slot; late finalizers find no lease and do nothing
+  core.fd.reset();
   return info.Env().Undefined();
 }
 

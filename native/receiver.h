@@ -20,11 +20,12 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
 
  private:
   // -> [{ buffer, id, offset, mapped, copied, mismatches }] | 'wait' (nothing queued) |
-  //    'full' (every slot is leased) | null (end of stream)
+  //    'full' (maxLeases leases are outstanding) | null (end of stream)
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);  // (id)
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Layout(const Napi::CallbackInfo& info);  // buffer addresses (bigint) for diagnostics
+  Napi::Value Fd(const Napi::CallbackInfo& info);      // the receiver's own duplicate of the socket
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ReceiverCore> core_;

@@ -104,6 +104,14 @@ Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) 
   }
 }
 
+Region* Region::FromValue(Napi::Env env, Napi::Value value, const char* what) {
+  void* wrapped = nullptr;
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(AddonData::Of(env).region_constructor.Value()) ||
+      napi_unwrap(env, value, &wrapped) != napi_ok || wrapped == nullptr)
+    ThrowTypeError(env, std::string(what) + " must be a PageRegion");
+  return static_cast<Region*>(wrapped);
+}
+
 Mapping& Region::OpenMapping(Napi::Env env, const char* operation) {
   if (!mapping_) ThrowState(env, "ERR_PAGEFLIP_CLOSED", std::string("cannot ") + operation + ": the region is closed");
   if (lent_)
@@ -158,10 +166,7 @@ Napi::Value Region::Closed(const Napi::CallbackInfo& info) { return Napi::Boolea
 Napi::Value Region::MoveTo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Mapping& source = OpenMapping(env, "move pages");
-  Napi::Value arg = info[0];
-  if (!arg.IsObject() || !arg.As<Napi::Object>().InstanceOf(AddonData::Of(env).region_constructor.Value()))
-    ThrowTypeError(env, "destination must be a PageRegion");
-  Region* dest = Region::Unwrap(arg.As<Napi::Object>());
+  Region* dest = FromValue(env, info[0], "destination");
   if (dest == this) ThrowState(env, "ERR_PAGEFLIP_SAME_REGION", "cannot move a region onto itself");
   Mapping& target = dest->OpenMapping(env, "move pages into the destination");
   if (target.length() != source.length())

@@ -12,6 +12,9 @@ class Region : public Napi::ObjectWrap<Region> {
   static Napi::Function Define(Napi::Env env);
   // new Region(bytes, { hugePages?, populate? })
   explicit Region(const Napi::CallbackInfo& info);
+  // The Region behind a JS value, or a coded TypeError naming `what` (also for objects that
+  // merely inherit from Region.prototype and wrap nothing).
+  static Region* FromValue(Napi::Env env, Napi::Value value, const char* what);
 
   // Lends the pages to a send in progress: views are detached and every use of the region is
   // refused (ERR_PAGEFLIP_BUSY) until Return(), so the kernel never sees them change.

@@ -4,7 +4,6 @@
 
 #include <cerrno>
 
-#include "addon_data.h"
 #include "args.h"
 #include "errors.h"
 #include "fd.h"
@@ -89,10 +88,8 @@ Napi::Function RegionSend::Define(Napi::Env env) {
 RegionSend::RegionSend(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RegionSend>(info) {
   Napi::Env env = info.Env();
   fd_ = static_cast<int>(ToInt(env, info[0], "fd", 0, INT32_MAX));
-  Napi::Value region = info[1];
-  if (!region.IsObject() || !region.As<Napi::Object>().InstanceOf(AddonData::Of(env).region_constructor.Value()))
-    ThrowTypeError(env, "region must be a PageRegion");
-  region_ = Napi::Persistent(region.As<Napi::Object>());
+  Region::FromValue(env, info[1], "region");
+  region_ = Napi::Persistent(info[1].As<Napi::Object>());
   options_ = Napi::Persistent(ToObjectOrEmpty(env, info[2], "options"));
 }
 

@@ -79,15 +79,22 @@ struct LoopBase {
     if (blocking) {
       // A blocking socket needs one syscall per read/write instead of poll + retry; the
       // timeout bounds how long a stop request can go unnoticed.
-      saved_flags = fcntl(fd.get(), F_GETFL);
+      // The flags belong to the open file description the caller shares with our dup: whatever
+      // fails below, they are put back as they were (Restore() only runs after a good Prepare()).
+      int flags = fcntl(fd.get(), F_GETFL);
       socklen_t length = sizeof(saved_timeout);
       getsockopt(fd.get(), SOL_SOCKET, option, &saved_timeout, &length);
       timeval timeout{0, kStopCheckMs * 1000};
-      if (saved_flags < 0 || fcntl(fd.get(), F_SETFL, saved_flags & ~O_NONBLOCK) != 0 ||
-          setsockopt(fd.get(), SOL_SOCKET, option, &timeout, sizeof(timeout)) != 0) {
+      if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
         error = {errno, "fcntl", "switching the socket to blocking mode"};
         return false;
       }
+      if (setsockopt(fd.get(), SOL_SOCKET, option, &timeout, sizeof(timeout)) != 0) {
+        error = {errno, "setsockopt", "setting the loop's socket timeout (is fd a socket?)"};
+        fcntl(fd.get(), F_SETFL, flags);
+        return false;
+      }
+      saved_flags = flags;
     }
     return true;
   }

@@ -235,6 +235,7 @@ Napi::Value FdWatcher::Wait(const Napi::CallbackInfo& info) {
   Napi::Function callback = ToFunction(env, info[1], "callback");
   if (waiting_) ThrowState(env, "ERR_PAGEFLIP_BUSY", "already waiting on this fd");
   if (int err = uv_poll_start(poll_, events, &FdWatcher::OnPoll)) ThrowErrno(env, -err, "uv_poll_start");
+  events_ = events;
   callback_ = Napi::Persistent(callback);
   waiting_ = true;
   Ref();  // stay alive while the loop may call back
@@ -245,6 +246,13 @@ void FdWatcher::OnPoll(uv_poll_t* handle, int status, int events) {
   auto* self = static_cast<FdWatcher*>(handle->data);
   if (!self || !self->waiting_) return;
   uv_poll_stop(handle);
+  if (status == UV_EBADF) {
+    // libuv reports POLLERR as UV_EBADF: the descriptor is fine, the socket has a pending error
+    // (ECONNREFUSED, ECONNRESET, ...). Wake the caller as if ready: its next syscall on the fd
+    // reports the real error, which "poll failed: EBADF" would hide.
+    status = 0;
+    events = self->events_;
+  }
   self->waiting_ = false;
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);

@@ -31,5 +31,6 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   uv_poll_t* poll_ = nullptr;  // freed in the uv close callback
   Napi::FunctionReference callback_;
   bool waiting_ = false;
+  int events_ = 0;  // what the pending wait asked for
 };
 }  // namespace pageflip

@@ -216,6 +216,8 @@ t.test('10,000 alloc/move/close cycles leave mappings and RSS at baseline', asyn
   const vgrown = virtualBytes() - vsize;
   t.ok(vgrown < 16 * 1024 * 1024, `address space grew by ${(vgrown / 1024).toFixed(0)} KiB`);
   const grown = rssBytes() - rss;
-  // 10,000 cycles touch 160 MiB; a leak would keep most of it. 8 MiB covers JS heap noise.
-  t.ok(grown < 8 * 1024 * 1024, `RSS grew by ${(grown / 1024).toFixed(0)} KiB`);
+  // 10,000 cycles touch 160 MiB; a leak would keep most of it. 8 MiB covers JS heap noise; under
+  // `.ci/asan` the sanitizer's allocator quarantine (256 MiB) keeps freed memory resident.
+  const tolerance = process.env.PAGEFLIP_SANITIZER ? 64 * 1024 * 1024 : 8 * 1024 * 1024;
+  t.ok(grown < tolerance, `RSS grew by ${(grown / 1024).toFixed(0)} KiB`);
 });
