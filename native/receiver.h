@@ -11,6 +11,8 @@ namespace pageflip {
 
 struct ReceiverCore;
 
+constexpr int kLeaseInfoFields = 6;  // doubles per segment in Receiver::info()
+
 class Receiver : public Napi::ObjectWrap<Receiver> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -19,15 +21,21 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   ~Receiver() override;
 
  private:
-  // -> [{ buffer, id, offset, mapped, copied, mismatches }] | 'wait' (nothing queued) |
-  //    'full' (every slot is leased) | null (end of stream)
+  // -> ArrayBuffer (one segment) | [ArrayBuffer, ArrayBuffer] (mapped part, then copied part) |
+  //    'wait' (nothing queued) | 'full' (every slot is leased) | null (end of stream).
+  // Segment i is described by info()[i * kLeaseInfoFields ...]: id, offset, address, mapped,
+  // copied, mismatches (valid until the next read).
   Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);  // the Float64Array read() fills
   Napi::Value Release(const Napi::CallbackInfo& info);  // (id)
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Layout(const Napi::CallbackInfo& info);  // buffer addresses (bigint) for diagnostics
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ReceiverCore> core_;
+  Napi::Reference<Napi::Float64Array> info_;
+  double* info_data_ = nullptr;
+
 };
 
 }  // namespace pageflip
