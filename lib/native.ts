@@ -145,7 +145,8 @@ export interface SocketAddress {
 }
 
 export interface NativeFdWatcher {
-  wait(events: 'readable' | 'writable', callback: (error: Error | null, events: number) => void): void;
+  /** One-shot; `events` is 0 when `timeoutMs` passed first. */
+  wait(events: 'readable' | 'writable', callback: (error: Error | null, events: number) => void, timeoutMs?: number): void;
   close(): void;
 }
 

@@ -1,6 +1,6 @@
 // Receiver: chunk-by-chunk receive from JavaScript, in any receive mode, as leases.
 import { binding, LEASE_INFO_FIELDS, type NativeReceiver, type ReceiveMode, type ReceiverLayout, type ReceiverStats } from './native.js';
-import { pageflipError } from './errors.js';
+import { pageflipError, pageflipRangeError, pageflipTypeError } from './errors.js';
 import { FdWaiter } from './fd-wait.js';
 import type { Connection } from './socket.js';
 
@@ -29,6 +29,17 @@ export interface ReceiverOptions {
   copybuf?: number;
   /** zerocopy: pass TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT for slots known empty. Default true. */
   tlbHint?: boolean;
+  /**
+   * A read waiting for data wakes once this many bytes are queued (SO_RCVLOWAT on the socket
+   * until close()): fewer wakeups and fuller leases. Default: chunkSize (the kernel caps it at
+   * half the receive buffer; EOF and errors wake at once). 1 wakes on any data.
+   */
+  lowWater?: number;
+  /**
+   * The longest a read waits for `lowWater` bytes before taking what is queued, in ms, so a
+   * peer that pauses with less in flight is never stalled: the added latency. Default 1.
+   */
+  lowWaterMs?: number;
 }
 
 /** A received chunk. Its view is valid until release(); afterwards it is detached (length 0). */
@@ -95,7 +106,14 @@ export class Receiver implements AsyncIterable<Lease> {
   #reading = false;
   #closed = false;
 
+  readonly #lowWaterMs: number;
+
   constructor(connection: Connection, options: ReceiverOptions = {}) {
+    const lowWaterMs = options.lowWaterMs ?? 1;
+    if (typeof lowWaterMs !== 'number') throw pageflipTypeError('options.lowWaterMs must be a number');
+    if (!Number.isInteger(lowWaterMs) || lowWaterMs < 0 || lowWaterMs > 2 ** 31)
+      throw pageflipRangeError('options.lowWaterMs must be whole milliseconds from 0 to 2^31');
+    this.#lowWaterMs = lowWaterMs;
     this.#native = new binding.Receiver(connection.fd, options);
     this.#info = this.#native.info();
     this.#waiter = new FdWaiter(connection.fd);
@@ -161,7 +179,7 @@ export class Receiver implements AsyncIterable<Lease> {
     this.#reading = true;
     try {
       for (;;) {
-        if (why === 'wait') await this.#waiter.wait('readable');
+        if (why === 'wait') await this.#waiter.wait('readable', this.#lowWaterMs);
         else await new Promise<void>((resolve) => this.#releaseWaiters.push(resolve));
         if (this.#closed) throw pageflipError('ERR_PAGEFLIP_CLOSED', 'the receiver was closed during a read');
         const result = this.#take();

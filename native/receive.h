@@ -142,6 +142,8 @@ class ReceiveEngine {
   uint64_t offset_ = 0;         // stream offset of the next byte
   uint64_t pending_copy_ = 0;   // bytes the kernel said must be read by copy before the next mappable page
   bool eof_ = false;
+  bool drained_ = false;       // non-blocking: the last read (nearly) emptied the queue
+  SysError deferred_error_;    // non-blocking fill: an error to report after the data before it
   ReceiveCounters counters_;
 };
 

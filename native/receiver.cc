@@ -1,5 +1,9 @@
 #include "receiver.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <unordered_map>
 
 #include "addon_data.h"
@@ -83,6 +87,22 @@ Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(
     if (!code.empty()) throw CodedError(env, code.c_str(), error.hint);
     throw ErrnoError(env, error);
   }
+  // A waiting read wakes once lowWater bytes are queued (SO_RCVLOWAT; the kernel caps it at half
+  // the receive buffer and still wakes at EOF, on errors and when its window is nearly closed).
+  // Fewer wakeups with fuller leases; the JS side bounds each wait (lowWaterMs), so a peer that
+  // pauses below lowWater is never stalled. The previous value comes back on close().
+  uint64_t slot = (engine_options.chunk + PageSize() - 1) / PageSize() * PageSize();
+  int low_water = static_cast<int>(ToUintOr(env, options.Get("lowWater"), "options.lowWater", slot, 1, INT32_MAX));
+  socklen_t length = sizeof(saved_low_water_);
+  struct stat st{};
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &saved_low_water_, &length) != 0 || fstat(fd, &st) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &low_water, sizeof(low_water)) != 0) {
+    int err = errno;
+    core_->engine.reset();
+    ThrowErrno(env, err, "setsockopt", "SO_RCVLOWAT (lowWater)");
+  }
+  low_water_fd_ = fd;
+  socket_inode_ = st.st_ino;
   Napi::Float64Array lease_info = Napi::Float64Array::New(env, 2 * kLeaseInfoFields);
   info_data_ = lease_info.Data();  // V8 never moves an ArrayBuffer's backing store
   info_ = Napi::Persistent(lease_info);
@@ -204,6 +224,11 @@ Napi::Value Receiver::Close(const Napi::CallbackInfo& info) {
   for (auto& entry : core.leases) DetachIfAlive(entry.second.buffer);
   core.leases.clear();
   core.engine.reset();  // unmaps every slot; late finalizers find no lease and do nothing
+  // Give SO_RCVLOWAT back, unless the descriptor number now names another socket.
+  struct stat st{};
+  if (low_water_fd_ >= 0 && fstat(low_water_fd_, &st) == 0 && st.st_ino == socket_inode_)
+    setsockopt(low_water_fd_, SOL_SOCKET, SO_RCVLOWAT, &saved_low_water_, sizeof(saved_low_water_));
+  low_water_fd_ = -1;
   return info.Env().Undefined();
 }
 

@@ -4,6 +4,7 @@
 // slot count (backpressure). A lease the program forgot is released when V8 collects it.
 #pragma once
 #include <napi.h>
+#include <sys/types.h>
 
 #include <memory>
 
@@ -16,7 +17,7 @@ constexpr int kLeaseInfoFields = 6;  // doubles per segment in Receiver::info()
 class Receiver : public Napi::ObjectWrap<Receiver> {
  public:
   static Napi::Function Define(Napi::Env env);
-  // new Receiver(fd, { mode, chunkSize, maxLeases, verify, seed, allowFallback, copybuf, tlbHint })
+  // new Receiver(fd, { mode, chunkSize, maxLeases, verify, seed, allowFallback, copybuf, tlbHint, lowWater })
   explicit Receiver(const Napi::CallbackInfo& info);
   ~Receiver() override;
 
@@ -35,6 +36,9 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   std::shared_ptr<ReceiverCore> core_;
   Napi::Reference<Napi::Float64Array> info_;
   double* info_data_ = nullptr;
+  int low_water_fd_ = -1;     // where SO_RCVLOWAT was set (until close())
+  int saved_low_water_ = 1;   // its value before
+  ino_t socket_inode_ = 0;    // which socket that was
 
 };
 
