@@ -11,14 +11,15 @@ export class FdWaiter {
     this.#watcher = new binding.FdWatcher(fd);
   }
 
-  wait(events: 'readable' | 'writable'): Promise<void> {
+  /** Resolves when the fd is ready, or after `timeoutMs` (when given) if that comes first. */
+  wait(events: 'readable' | 'writable', timeoutMs?: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const settle = (error: Error | null) => {
         this.#pending = undefined;
         if (error) reject(error);
         else resolve();
       };
-      this.#watcher.wait(events, (error) => settle(error));
+      this.#watcher.wait(events, (error) => settle(error), timeoutMs);
       this.#pending = settle;
     });
   }

@@ -41,15 +41,8 @@ export interface NativeRegion {
 export type ReceiveMode = 'copy' | 'zerocopy' | 'flip' | 'copy-remap' | 'splice';
 export type SendMode = 'write' | 'zerocopy' | 'splice';
 
-export interface NativeLease {
-  buffer: ArrayBuffer;
-  id: number;
-  address: bigint;
-  offset: number;
-  mapped: number;
-  copied: number;
-  mismatches: number;
-}
+/** Doubles per segment in NativeReceiver.info(): id, offset, address, mapped, copied, mismatches. */
+export const LEASE_INFO_FIELDS = 6;
 
 export interface ReceiveCounters {
   mode: ReceiveMode;
@@ -82,7 +75,10 @@ export interface ReceiverLayout {
 }
 
 export interface NativeReceiver {
-  read(): NativeLease[] | 'wait' | 'full' | null;
+  /** One segment's buffer, or two (mapped part, then copied part); described by info(). */
+  read(): ArrayBuffer | [ArrayBuffer, ArrayBuffer] | 'wait' | 'full' | null;
+  /** Filled by read(): LEASE_INFO_FIELDS numbers per returned segment, valid until the next read. */
+  info(): Float64Array;
   release(id: number): void;
   stats(): ReceiverStats;
   layout(): ReceiverLayout;
@@ -153,7 +149,8 @@ export interface SocketAddress {
 }
 
 export interface NativeFdWatcher {
-  wait(events: 'readable' | 'writable', callback: (error: Error | null, events: number) => void): void;
+  /** One-shot; `events` is 0 when `timeoutMs` passed first. */
+  wait(events: 'readable' | 'writable', callback: (error: Error | null, events: number) => void, timeoutMs?: number): void;
   close(): void;
 }
 

@@ -1,6 +1,6 @@
 // Receiver: chunk-by-chunk receive from JavaScript, in any receive mode, as leases.
-import { binding, type NativeLease, type NativeReceiver, type ReceiveMode, type ReceiverLayout, type ReceiverStats } from './native.js';
-import { pageflipError } from './errors.js';
+import { binding, LEASE_INFO_FIELDS, type NativeReceiver, type ReceiveMode, type ReceiverLayout, type ReceiverStats } from './native.js';
+import { pageflipError, pageflipRangeError, pageflipTypeError } from './errors.js';
 import { FdWaiter } from './fd-wait.js';
 import type { Connection } from './socket.js';
 
@@ -32,13 +32,22 @@ export interface ReceiverOptions {
   copybuf?: number;
   /** zerocopy: pass TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT for slots known empty. Default true. */
   tlbHint?: boolean;
+  /**
+   * A read waiting for data wakes once this many bytes are queued (SO_RCVLOWAT on the socket
+   * until close()): fewer wakeups and fuller leases. Default: chunkSize (the kernel caps it at
+   * half the receive buffer; EOF and errors wake at once). 1 wakes on any data.
+   */
+  lowWater?: number;
+  /**
+   * The longest a read waits for `lowWater` bytes before taking what is queued, in ms, so a
+   * peer that pauses with less in flight is never stalled: the added latency. Default 1.
+   */
+  lowWaterMs?: number;
 }
 
 /** A received chunk. Its view is valid until release(); afterwards it is detached (length 0). */
 export class Lease {
   readonly bytes: ReadonlyBytes;
-  /** Virtual address of bytes[0] (where the pages were mapped or moved to). */
-  readonly address: bigint;
   /** Stream offset of bytes[0]. */
   readonly offset: number;
   /** Bytes that arrived by page mapping (not copied by the CPU). */
@@ -47,18 +56,26 @@ export class Lease {
   readonly copied: number;
   /** With verify: bytes that did not match the pattern. */
   readonly mismatches: number;
-  readonly #release: () => void;
+  readonly #id: number;
+  readonly #address: number;
+  readonly #release: (id: number) => void;
   #released = false;
 
-  /** @internal */
-  constructor(lease: NativeLease, release: (id: number) => void) {
-    this.bytes = new Uint8Array(lease.buffer);
-    this.address = lease.address;
-    this.offset = lease.offset;
-    this.mapped = lease.mapped;
-    this.copied = lease.copied;
-    this.mismatches = lease.mismatches;
-    this.#release = () => release(lease.id);
+  /** @internal `info[at...]` describes `buffer` (see NativeReceiver.info()). */
+  constructor(buffer: ArrayBuffer, info: Float64Array, at: number, release: (id: number) => void) {
+    this.bytes = new Uint8Array(buffer);
+    this.#id = info[at];
+    this.offset = info[at + 1];
+    this.#address = info[at + 2];
+    this.mapped = info[at + 3];
+    this.copied = info[at + 4];
+    this.mismatches = info[at + 5];
+    this.#release = release;
+  }
+
+  /** Virtual address of bytes[0] (where the pages were mapped or moved to). */
+  get address(): bigint {
+    return BigInt(this.#address);
   }
 
   get length(): number {
@@ -73,17 +90,26 @@ export class Lease {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#release();
+    this.#release(this.#id);
   }
 }
 
+type Poll = Lease | null | 'wait' | 'full';
+
+const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
+const step = (lease: Lease | null): IteratorResult<Lease> => (lease === null ? done : { done: false, value: lease });
+
 export class Receiver implements AsyncIterable<Lease> {
   readonly #native: NativeReceiver;
+  readonly #info: Float64Array;
   readonly #waiter: FdWaiter;
-  readonly #ready: Lease[] = [];
+  readonly #release = (id: number) => this.#released(id);
+  #next: Lease | undefined; // the second segment of a two-segment read
   #releaseWaiters: Array<() => void> = [];
   #reading = false;
   #closed = false;
+
+  readonly #lowWaterMs: number;
 
   /**
    * Reads `connection` through a duplicate of its descriptor: closing the connection does not
@@ -91,7 +117,13 @@ export class Receiver implements AsyncIterable<Lease> {
    * never make it read another connection.
    */
   constructor(connection: Connection, options: ReceiverOptions = {}) {
+    const lowWaterMs = options.lowWaterMs ?? 1;
+    if (typeof lowWaterMs !== 'number') throw pageflipTypeError('options.lowWaterMs must be a number');
+    if (!Number.isInteger(lowWaterMs) || lowWaterMs < 0 || lowWaterMs > 2 ** 31)
+      throw pageflipRangeError('options.lowWaterMs must be whole milliseconds from 0 to 2^31');
+    this.#lowWaterMs = lowWaterMs;
     this.#native = new binding.Receiver(connection.fd, options);
+    this.#info = this.#native.info();
     try {
       this.#waiter = new FdWaiter(this.#native.fd());
     } catch (error) {
@@ -101,35 +133,83 @@ export class Receiver implements AsyncIterable<Lease> {
   }
 
   /** The next chunk, or null at the end of the stream. One read at a time. */
-  async read(): Promise<Lease | null> {
-    if (this.#closed) throw pageflipError('ERR_PAGEFLIP_CLOSED', 'the receiver is closed');
-    if (this.#reading) throw pageflipError('ERR_PAGEFLIP_BUSY', 'a read is already pending on this receiver');
-    const ready = this.#ready.shift();
-    if (ready) return ready;
-    this.#reading = true;
+  read(): Promise<Lease | null> {
     try {
-      for (;;) {
-        const result = this.#native.read();
-        if (result === null) return null;
-        if (result === 'wait') await this.#waiter.wait('readable');
-        else if (result === 'full') await new Promise<void>((resolve) => this.#releaseWaiters.push(resolve));
-        else {
-          const leases = result.map((lease) => new Lease(lease, (id) => this.#released(id)));
-          this.#ready.push(...leases.slice(1));
-          return leases[0];
-        }
-        if (this.#closed) throw pageflipError('ERR_PAGEFLIP_CLOSED', 'the receiver was closed during a read');
-      }
-    } finally {
-      this.#reading = false;
+      const result = this.#poll();
+      return typeof result === 'string' ? this.#waitThenRead(result) : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Lease> {
-    for (;;) {
-      const lease = await this.read();
-      if (lease === null) return;
-      yield lease;
+  /**
+   * Iterates chunks until the end of the stream. A plain iterator rather than an async
+   * generator: when data is already queued, a step costs one settled promise.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Lease> {
+    let waiting: Promise<void> | undefined;
+    const idle = () => {
+      waiting = undefined;
+    };
+    const next = (): Promise<IteratorResult<Lease>> => {
+      // Like an async generator, a next() made while one is waiting runs after it.
+      if (waiting) return waiting.then(next, next);
+      try {
+        const result = this.#poll();
+        if (typeof result !== 'string') return Promise.resolve(step(result));
+        const settled = this.#waitThenRead(result).then(step);
+        waiting = settled.then(idle, idle);
+        return settled;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    return { next };
+  }
+
+  /** A chunk if one is ready now, null at the end, else why the caller must wait. */
+  #poll(): Poll {
+    if (this.#closed) throw pageflipError('ERR_PAGEFLIP_CLOSED', 'the receiver is closed');
+    if (this.#reading) throw pageflipError('ERR_PAGEFLIP_BUSY', 'a read is already pending on this receiver');
+    return this.#take();
+  }
+
+  #take(): Poll {
+    const next = this.#next;
+    if (next) {
+      this.#next = undefined;
+      return next;
+    }
+    const result = this.#native.read();
+    if (result === null || typeof result === 'string') return result;
+    if (!Array.isArray(result)) return new Lease(result, this.#info, 0, this.#release);
+    // Both leases are built now: info() describes them only until the next native read.
+    this.#next = new Lease(result[1], this.#info, LEASE_INFO_FIELDS, this.#release);
+    return new Lease(result[0], this.#info, 0, this.#release);
+  }
+
+  async #waitThenRead(why: 'wait' | 'full'): Promise<Lease | null> {
+    this.#reading = true;
+    try {
+      for (;;) {
+        if (why === 'wait') await this.#waiter.wait('readable', this.#lowWaterMs);
+        else
+          // Wake on a release, or look again after 100 ms: leases the program dropped without
+          // release() come back only when the garbage collector finalizes their buffers.
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 100);
+            this.#releaseWaiters.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        if (this.#closed) throw pageflipError('ERR_PAGEFLIP_CLOSED', 'the receiver was closed during a read');
+        const result = this.#take();
+        if (typeof result !== 'string') return result;
+        why = result;
+      }
+    } finally {
+      this.#reading = false;
     }
   }
 
@@ -148,14 +228,14 @@ export class Receiver implements AsyncIterable<Lease> {
     this.#closed = true;
     this.#waiter.close(); // stop polling before the native side closes the descriptor
     this.#native.close();
-    this.#ready.length = 0;
+    this.#next = undefined;
     this.#wakeReleaseWaiters();
   }
 
   #released(id: number): void {
     if (this.#closed) return;  // close() already detached and dropped everything
     this.#native.release(id);
-    this.#wakeReleaseWaiters();
+    if (this.#releaseWaiters.length > 0) this.#wakeReleaseWaiters();
   }
 
   #wakeReleaseWaiters(): void {

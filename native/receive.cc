@@ -198,6 +198,11 @@ Step ReceiveEngine::Read(Segment* out, int* count, SysError* error, int max_segm
   *count = 0;
   max_segments_ = max_segments;
   if (eof_) return Step::kEof;
+  if (deferred_error_) {
+    *error = deferred_error_;
+    deferred_error_ = {};
+    return Step::kError;
+  }
   switch (mode_) {
     case ReceiveMode::kCopy: return ReadCopy(out, count, error);
     case ReceiveMode::kZerocopy:
@@ -210,8 +215,16 @@ Step ReceiveEngine::Read(Segment* out, int* count, SysError* error, int max_segm
 
 Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
   if (copy_pool_.empty()) return Step::kNoSlot;
+  if (drained_) {
+    // The last read emptied the queue: wait (the readiness check) instead of a recv that
+    // would only say EAGAIN again. If data came meanwhile, the wait returns at once.
+    drained_ = false;
+    counters_.would_block++;
+    return Step::kWouldBlock;
+  }
   uint32_t slot = copy_pool_.Take();
-  ssize_t n = recv(fd_, copy_pool_.At(slot), slot_bytes_, recv_flags_);
+  uint8_t* data = copy_pool_.At(slot);
+  ssize_t n = recv(fd_, data, slot_bytes_, recv_flags_);
   counters_.syscalls++;
   if (n <= 0) {
     int err = errno;
@@ -224,7 +237,23 @@ Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
     *error = {err, "recv", ""};
     return Step::kError;
   }
-  out[(*count)++] = Deliver(Pool::kCopy, slot, copy_pool_.At(slot), static_cast<size_t>(n), 0);
+  size_t got = static_cast<size_t>(n);
+  // A non-blocking recv returns early when arriving segments wait in the socket backlog (a
+  // blocking one processes them and goes on). Fill the slot with what is already queued, so one
+  // lease carries what one wakeup can get; never wait for more. EOF or an error is reported by
+  // the next read.
+  while (options_.nonblocking && got < slot_bytes_) {
+    ssize_t more = recv(fd_, data + got, slot_bytes_ - got, recv_flags_);
+    counters_.syscalls++;
+    if (more > 0) {
+      got += static_cast<size_t>(more);
+      continue;
+    }
+    if (more < 0 && WouldBlock(errno)) drained_ = true;
+    else if (more < 0) deferred_error_ = {errno, "recv", ""};
+    break;
+  }
+  out[(*count)++] = Deliver(Pool::kCopy, slot, data, got, 0);
   return Step::kData;
 }
 
@@ -252,6 +281,11 @@ Step ReceiveEngine::ReadSkipHint(Segment* out, int* count, SysError* error) {
 
 Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
   if (pending_copy_ > 0) return ReadSkipHint(out, count, error);
+  if (drained_) {
+    drained_ = false;  // as in ReadCopy: wait first; data that came meanwhile ends the wait at once
+    counters_.would_block++;
+    return Step::kWouldBlock;
+  }
   bool flip = mode_ == ReceiveMode::kFlip;
   if (map_pool_.empty() || (flip && dest_pool_.empty())) return Step::kNoSlot;
 
@@ -309,6 +343,28 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
   size_t mapped = zc.length;
   size_t copied = with_copybuf && zc.copybuf_len > 0 ? static_cast<size_t>(zc.copybuf_len) : 0;
   pending_copy_ = zc.recv_skip_hint;
+  // Non-blocking (the JS API): while whole pages are still queued, map them into the rest of
+  // the slot, so one lease (and the one madvise that releases it) covers what a wakeup can get.
+  // The rest of the slot is as empty as the slot was, so the TLB hint stays truthful.
+  bool fill = options_.nonblocking && !flip && !with_copybuf && mapped > 0;
+  while (fill && mapped < slot_bytes_ && pending_copy_ == 0 && zc.inq >= PageSize()) {
+    uint32_t hint = zc.flags;
+    zc = ZerocopyReceive{};
+    zc.address = reinterpret_cast<uintptr_t>(address + mapped);
+    zc.length = static_cast<uint32_t>(slot_bytes_ - mapped);
+    zc.flags = hint;
+    optlen = sizeof(zc);
+    int more = getsockopt(fd_, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc, &optlen);
+    counters_.syscalls++;
+    if (more != 0) break;  // EAGAIN, or EOF/errors, which the next read meets again
+    // The kernel hands a socket error over once: keep it for the read after this data.
+    if (zc.err != 0) deferred_error_ = {zc.err < 0 ? -zc.err : zc.err, "getsockopt", "TCP_ZEROCOPY_RECEIVE reported a socket error"};
+    mapped += zc.length;
+    pending_copy_ = zc.recv_skip_hint;
+    if (zc.length == 0 || deferred_error_) break;
+  }
+  // Less than a page left: the next read waits (for lowWater bytes) rather than mapping scraps.
+  if (fill && pending_copy_ == 0 && zc.inq < PageSize()) drained_ = true;
 
   if (mapped > 0) {
     map_slot_clean_[slot] = false;

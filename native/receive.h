@@ -149,6 +149,8 @@ class ReceiveEngine {
   // delivered data: reported once the queued data is read.
   SysError pending_error_;
   bool eof_ = false;
+  bool drained_ = false;       // non-blocking: the last read (nearly) emptied the queue
+  SysError deferred_error_;    // non-blocking fill: an error to report after the data before it
   ReceiveCounters counters_;
 };
 

@@ -1,6 +1,7 @@
 #include "receiver.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <unordered_map>
@@ -62,7 +63,8 @@ Napi::Function Receiver::Define(Napi::Env env) {
   return DefineClass(env, "Receiver",
                      {InstanceMethod<&Receiver::Read>("read"), InstanceMethod<&Receiver::Release>("release"),
                       InstanceMethod<&Receiver::Stats>("stats"), InstanceMethod<&Receiver::Layout>("layout"),
-                      InstanceMethod<&Receiver::Fd>("fd"), InstanceMethod<&Receiver::Close>("close")});
+                      InstanceMethod<&Receiver::Fd>("fd"), InstanceMethod<&Receiver::Info>("info"),
+                      InstanceMethod<&Receiver::Close>("close")});
 }
 
 Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(info) {
@@ -94,6 +96,23 @@ Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(
     if (!code.empty()) throw CodedError(env, code.c_str(), error.hint);
     throw ErrnoError(env, error);
   }
+  // A waiting read wakes once lowWater bytes are queued (SO_RCVLOWAT; the kernel caps it at half
+  // the receive buffer and still wakes at EOF, on errors and when its window is nearly closed).
+  // Fewer wakeups with fuller leases; the JS side bounds each wait (lowWaterMs), so a peer that
+  // pauses below lowWater is never stalled. The previous value comes back on close().
+  uint64_t slot = (engine_options.chunk + PageSize() - 1) / PageSize() * PageSize();
+  int low_water = static_cast<int>(ToUintOr(env, options.Get("lowWater"), "options.lowWater", slot, 1, INT32_MAX));
+  socklen_t length = sizeof(saved_low_water_);
+  int own = core_->fd.get();  // our duplicate: the option belongs to the socket both name
+  if (getsockopt(own, SOL_SOCKET, SO_RCVLOWAT, &saved_low_water_, &length) != 0 ||
+      setsockopt(own, SOL_SOCKET, SO_RCVLOWAT, &low_water, sizeof(low_water)) != 0) {
+    int err = errno;
+    core_->engine.reset();
+    ThrowErrno(env, err, "setsockopt", "SO_RCVLOWAT (lowWater)");
+  }
+  Napi::Float64Array lease_info = Napi::Float64Array::New(env, 2 * kLeaseInfoFields);
+  info_data_ = lease_info.Data();  // V8 never moves an ArrayBuffer's backing store
+  info_ = Napi::Persistent(lease_info);
 }
 
 Receiver::~Receiver() {
@@ -119,7 +138,10 @@ Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
     case Step::kError: throw ErrnoError(env, error);
     case Step::kData: break;
   }
-  Napi::Array result = Napi::Array::New(env, count);
+  // One ArrayBuffer per segment; the numbers describing it go into the shared info array
+  // (kLeaseInfoFields per segment) rather than into a fresh object per lease: building objects
+  // property by property was the largest part of the per-lease cost.
+  Napi::ArrayBuffer buffers[2];
   for (int i = 0; i < count; i++) {
     const Segment& segment = segments[i];
     VerifyResult check;
@@ -130,27 +152,29 @@ Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
       core.check.mismatches += check.mismatches;
     }
     double id = core.next_id++;
-    Napi::ArrayBuffer buffer;
     try {
-      buffer = NewExternalArrayBuffer(env, segment.data, segment.length, std::make_unique<LeaseOwner>(LeaseOwner{core_, id}));
+      buffers[i] = NewExternalArrayBuffer(env, segment.data, segment.length, std::make_unique<LeaseOwner>(LeaseOwner{core_, id}));
     } catch (...) {
       // No buffer, no lease: give back this and any later segment of the read.
       for (int j = i; j < count; j++) core.engine->Release(segments[j]);
       throw;
     }
-    core.leases.emplace(id, ReceiverCore::Lease{segment, Napi::Weak(buffer)});
-    Napi::Object lease = Napi::Object::New(env);
-    lease.Set("buffer", buffer);
-    lease.Set("id", id);
-    lease.Set("offset", double(segment.offset));
-    lease.Set("address", Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(segment.data))));
-    lease.Set("mapped", double(segment.mapped));
-    lease.Set("copied", double(segment.copied));
-    lease.Set("mismatches", double(check.mismatches));
-    result.Set(i, lease);
+    core.leases.emplace(id, ReceiverCore::Lease{segment, Napi::Weak(buffers[i])});
+    double* out = info_data_ + i * kLeaseInfoFields;
+    out[0] = id;
+    out[1] = double(segment.offset);
+    out[2] = double(reinterpret_cast<uintptr_t>(segment.data));  // user addresses fit in 2^53
+    out[3] = double(segment.mapped);
+    out[4] = double(segment.copied);
+    out[5] = double(check.mismatches);
   }
+  if (count == 1) return buffers[0];
+  Napi::Array result = Napi::Array::New(env, count);
+  for (int i = 0; i < count; i++) result.Set(i, buffers[i]);
   return result;
 }
+
+Napi::Value Receiver::Info(const Napi::CallbackInfo& info) { return info_.Value(); }
 
 Napi::Value Receiver::Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -217,6 +241,8 @@ Napi::Value Receiver::Close(const Napi::CallbackInfo& info) {
   for (auto& entry : core.leases) DetachIfAlive(entry.second.buffer);
   core.leases.clear();
   core.engine.reset();  // unmaps every slot; late finalizers find no lease and do nothing
+  // Give SO_RCVLOWAT back to the socket (the caller may keep using it), then drop our duplicate.
+  if (core.fd) setsockopt(core.fd.get(), SOL_SOCKET, SO_RCVLOWAT, &saved_low_water_, sizeof(saved_low_water_));
   core.fd.reset();
   return info.Env().Undefined();
 }

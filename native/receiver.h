@@ -4,6 +4,7 @@
 // slot count (backpressure). A lease the program forgot is released when V8 collects it.
 #pragma once
 #include <napi.h>
+#include <sys/types.h>
 
 #include <memory>
 
@@ -11,17 +12,22 @@ namespace pageflip {
 
 struct ReceiverCore;
 
+constexpr int kLeaseInfoFields = 6;  // doubles per segment in Receiver::info()
+
 class Receiver : public Napi::ObjectWrap<Receiver> {
  public:
   static Napi::Function Define(Napi::Env env);
-  // new Receiver(fd, { mode, chunkSize, maxLeases, verify, seed, allowFallback, copybuf, tlbHint })
+  // new Receiver(fd, { mode, chunkSize, maxLeases, verify, seed, allowFallback, copybuf, tlbHint, lowWater })
   explicit Receiver(const Napi::CallbackInfo& info);
   ~Receiver() override;
 
  private:
-  // -> [{ buffer, id, offset, mapped, copied, mismatches }] | 'wait' (nothing queued) |
-  //    'full' (maxLeases leases are outstanding) | null (end of stream)
+  // -> ArrayBuffer (one segment) | [ArrayBuffer, ArrayBuffer] (mapped part, then copied part) |
+  //    'wait' (nothing queued) | 'full' (maxLeases leases are outstanding) | null (end of stream).
+  // Segment i is described by info()[i * kLeaseInfoFields ...]: id, offset, address, mapped,
+  // copied, mismatches (valid until the next read).
   Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);  // the Float64Array read() fills
   Napi::Value Release(const Napi::CallbackInfo& info);  // (id)
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Layout(const Napi::CallbackInfo& info);  // buffer addresses (bigint) for diagnostics
@@ -29,6 +35,10 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ReceiverCore> core_;
+  Napi::Reference<Napi::Float64Array> info_;
+  double* info_data_ = nullptr;
+  int saved_low_water_ = 1;   // SO_RCVLOWAT before we set lowWater; restored on close()
+
 };
 
 }  // namespace pageflip

@@ -220,6 +220,11 @@ FdWatcher::FdWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdWatche
 FdWatcher::~FdWatcher() { Stop(); }
 
 void FdWatcher::Stop() {
+  if (timer_) {
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+    timer_ = nullptr;
+  }
   if (!poll_) return;
   poll_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
@@ -234,8 +239,18 @@ Napi::Value FdWatcher::Wait(const Napi::CallbackInfo& info) {
   if (!events) ThrowRangeError(env, "events must be 'readable' or 'writable'");
   Napi::Function callback = ToFunction(env, info[1], "callback");
   if (waiting_) ThrowState(env, "ERR_PAGEFLIP_BUSY", "already waiting on this fd");
+  bool timed = !info[2].IsUndefined();
+  uint64_t timeout_ms = timed ? ToUint(env, info[2], "timeoutMs", 0, uint64_t(1) << 31) : 0;
+  if (timed && !timer_) {
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    timer_ = new uv_timer_t;
+    uv_timer_init(loop, timer_);
+    timer_->data = this;
+  }
   if (int err = uv_poll_start(poll_, events, &FdWatcher::OnPoll)) ThrowErrno(env, -err, "uv_poll_start");
   events_ = events;
+  if (timed) uv_timer_start(timer_, &FdWatcher::OnTimer, timeout_ms, 0);
   callback_ = Napi::Persistent(callback);
   waiting_ = true;
   Ref();  // stay alive while the loop may call back
@@ -244,8 +259,7 @@ Napi::Value FdWatcher::Wait(const Napi::CallbackInfo& info) {
 
 void FdWatcher::OnPoll(uv_poll_t* handle, int status, int events) {
   auto* self = static_cast<FdWatcher*>(handle->data);
-  if (!self || !self->waiting_) return;
-  uv_poll_stop(handle);
+  if (!self) return;
   if (status == UV_EBADF) {
     // libuv reports POLLERR as UV_EBADF: the descriptor is fine, the socket has a pending error
     // (ECONNREFUSED, ECONNRESET, ...). Wake the caller as if ready: its next syscall on the fd
@@ -253,13 +267,25 @@ void FdWatcher::OnPoll(uv_poll_t* handle, int status, int events) {
     status = 0;
     events = self->events_;
   }
-  self->waiting_ = false;
-  Napi::Env env = self->Env();
+  self->Fire(status, events);
+}
+
+void FdWatcher::OnTimer(uv_timer_t* handle) {
+  auto* self = static_cast<FdWatcher*>(handle->data);
+  if (self) self->Fire(0, 0);  // timed out: no events
+}
+
+void FdWatcher::Fire(int status, int events) {
+  if (!waiting_) return;
+  uv_poll_stop(poll_);
+  if (timer_) uv_timer_stop(timer_);
+  waiting_ = false;
+  Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Function callback = self->callback_.Value();
-  self->callback_.Reset();
+  Napi::Function callback = callback_.Value();
+  callback_.Reset();
   Napi::Value error = status < 0 ? ErrnoError(env, -status, "poll").Value() : env.Null();
-  self->Unref();
+  Unref();
   try {
     callback.MakeCallback(Napi::Object::New(env), {error, Napi::Number::New(env, events)});
   } catch (const Napi::Error& e) {

@@ -23,12 +23,17 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   ~FdWatcher() override;
 
  private:
-  Napi::Value Wait(const Napi::CallbackInfo& info);   // ('readable' | 'writable', callback(err, events)) one-shot
+  // ('readable' | 'writable', callback(err, events), timeoutMs?) one-shot; events is 0 when
+  // the timeout came first.
+  Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+  void Fire(int status, int events);
   void Stop();
 
-  uv_poll_t* poll_ = nullptr;  // freed in the uv close callback
+  uv_poll_t* poll_ = nullptr;    // freed in the uv close callback
+  uv_timer_t* timer_ = nullptr;  // made on the first wait with a timeout; freed like poll_
   Napi::FunctionReference callback_;
   bool waiting_ = false;
   int events_ = 0;  // what the pending wait asked for
