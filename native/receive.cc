@@ -194,6 +194,16 @@ Step ReceiveEngine::SocketEof(SysError* error) {
   return Step::kEof;
 }
 
+Step ReceiveEngine::NoData(ssize_t n, int err, const char* syscall, const char* hint, SysError* error) {
+  if (n == 0) return SocketEof(error);
+  if (WouldBlock(err)) {
+    counters_.would_block++;
+    return Step::kWouldBlock;
+  }
+  *error = {err, syscall, hint};
+  return Step::kError;
+}
+
 Step ReceiveEngine::Read(Segment* out, int* count, SysError* error, int max_segments) {
   *count = 0;
   max_segments_ = max_segments;
@@ -229,13 +239,7 @@ Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
   if (n <= 0) {
     int err = errno;
     copy_pool_.Give(slot);
-    if (n == 0) return SocketEof(error);
-    if (WouldBlock(err)) {
-      counters_.would_block++;
-      return Step::kWouldBlock;
-    }
-    *error = {err, "recv", ""};
-    return Step::kError;
+    return NoData(n, err, "recv", "", error);
   }
   size_t got = static_cast<size_t>(n);
   // A non-blocking recv returns early when arriving segments wait in the socket backlog (a
@@ -266,13 +270,7 @@ Step ReceiveEngine::ReadSkipHint(Segment* out, int* count, SysError* error) {
   if (n <= 0) {
     int err = errno;
     copy_pool_.Give(slot);
-    if (n == 0) return SocketEof(error);
-    if (WouldBlock(err)) {
-      counters_.would_block++;
-      return Step::kWouldBlock;
-    }
-    *error = {err, "recv", "reading the bytes the kernel could not map (recv_skip_hint)"};
-    return Step::kError;
+    return NoData(n, err, "recv", "reading the bytes the kernel could not map (recv_skip_hint)", error);
   }
   pending_copy_ -= static_cast<uint64_t>(n);
   out[(*count)++] = Deliver(Pool::kCopy, slot, copy_pool_.At(slot), static_cast<size_t>(n), 0);
@@ -422,16 +420,7 @@ Step ReceiveEngine::ReadCopyRemap(Segment* out, int* count, SysError* error) {
   // Loops wait for whole chunks so every move is a full chunk of pages.
   ssize_t n = recv(fd_, staging_area_.base, slot_bytes_, recv_flags_ | (options_.nonblocking ? 0 : MSG_WAITALL));
   counters_.syscalls++;
-  if (n <= 0) {
-    int err = errno;
-    if (n == 0) return SocketEof(error);
-    if (WouldBlock(err)) {
-      counters_.would_block++;
-      return Step::kWouldBlock;
-    }
-    *error = {err, "recv", ""};
-    return Step::kError;
-  }
+  if (n <= 0) return NoData(n, errno, "recv", "", error);
   // The paper's Appendix B control: copy into staging pages, then flip them into place. The
   // partial last page moves too (its unused tail is zero: staging pages refault empty).
   size_t bytes = RoundUp(static_cast<size_t>(n), PageSize());
@@ -450,16 +439,7 @@ Step ReceiveEngine::ReadSplice(Segment* out, int* count, SysError* error) {
   ssize_t n = splice(fd_, nullptr, pipe_write_.get(), nullptr, slot_bytes_,
                      SPLICE_F_MOVE | (options_.nonblocking ? SPLICE_F_NONBLOCK : 0));
   counters_.syscalls++;
-  if (n <= 0) {
-    int err = errno;
-    if (n == 0) return SocketEof(error);
-    if (WouldBlock(err)) {
-      counters_.would_block++;
-      return Step::kWouldBlock;
-    }
-    *error = {err, "splice", "socket to pipe"};
-    return Step::kError;
-  }
+  if (n <= 0) return NoData(n, errno, "splice", "socket to pipe", error);
   uint32_t slot = copy_pool_.Take();
   uint8_t* data = copy_pool_.At(slot);
   size_t got = 0;

@@ -118,6 +118,8 @@ class ReceiveEngine {
   Step ReadSplice(Segment* out, int* count, SysError* error);
   bool MovePages(uint8_t* from, uint8_t* to, size_t bytes, bool socket_vma, SysError* error);
   Step SocketEof(SysError* error);
+  // What a receive syscall that returned n <= 0 (errno err) means: end, nothing yet, or an error.
+  Step NoData(ssize_t n, int err, const char* syscall, const char* hint, SysError* error);
   // Nothing was delivered: is the stream over, or has it failed? (MSG_PEEK, no data consumed.)
   Step NothingQueued(SysError* error);
   Segment Deliver(Pool pool, uint32_t slot, uint8_t* data, size_t length, size_t mapped);

@@ -12,6 +12,7 @@
 #include "external_buffer.h"
 #include "fd.h"
 #include "receive.h"
+#include "receive_stats.h"
 
 namespace pageflip {
 
@@ -192,19 +193,7 @@ Napi::Value Receiver::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ReceiverCore& core = *core_;
   Napi::Object stats = Napi::Object::New(env);
-  if (core.engine) {
-    const ReceiveCounters& c = core.engine->counters();
-    stats.Set("mode", ReceiveModeName(core.engine->mode()));
-    stats.Set("requestedMode", ReceiveModeName(core.engine->requested_mode()));
-    stats.Set("fallbackReason", core.engine->fallback_reason().empty() ? env.Null() : Napi::String::New(env, core.engine->fallback_reason()));
-    stats.Set("zerocopyAbi", core.engine->abi() == ZerocopyAbi::kNone ? env.Null() : Napi::String::New(env, AbiName(core.engine->abi())));
-    stats.Set("bytes", double(c.bytes));
-    stats.Set("mappedBytes", double(c.mapped));
-    stats.Set("copiedBytes", double(c.copied));
-    stats.Set("remappedBytes", double(c.remapped));
-    stats.Set("syscalls", double(c.syscalls));
-    stats.Set("wouldBlock", double(c.would_block));
-  }
+  if (core.engine) SetReceiveCounters(env, stats, *core.engine);
   stats.Set("closed", !core.engine);
   stats.Set("outstandingLeases", double(core.leases.size()));
   stats.Set("collectedLeases", double(core.collected));

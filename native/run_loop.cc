@@ -17,6 +17,7 @@
 #include "mapping.h"
 #include "pattern.h"
 #include "receive.h"
+#include "receive_stats.h"
 #include "send.h"
 #include "thread_task.h"
 
@@ -146,19 +147,7 @@ class ReceiveTask : public LoopBase {
   void Settle(Napi::Env env, Napi::Promise::Deferred& deferred) {
     Napi::Object stats = Napi::Object::New(env);
     SetCommon(env, stats);
-    if (engine_) {
-      const ReceiveCounters& c = engine_->counters();
-      stats.Set("mode", ReceiveModeName(engine_->mode()));
-      stats.Set("requestedMode", ReceiveModeName(engine_->requested_mode()));
-      stats.Set("fallbackReason", engine_->fallback_reason().empty() ? env.Null() : Napi::String::New(env, engine_->fallback_reason()));
-      stats.Set("zerocopyAbi", engine_->abi() == ZerocopyAbi::kNone ? env.Null() : Napi::String::New(env, AbiName(engine_->abi())));
-      stats.Set("bytes", double(c.bytes));
-      stats.Set("mappedBytes", double(c.mapped));
-      stats.Set("copiedBytes", double(c.copied));
-      stats.Set("remappedBytes", double(c.remapped));
-      stats.Set("syscalls", double(c.syscalls));
-      stats.Set("wouldBlock", double(c.would_block));
-    }
+    if (engine_) SetReceiveCounters(env, stats, *engine_);
     stats.Set("verifiedBytes", double(verified_));
     stats.Set("mismatches", double(check_.mismatches));
     stats.Set("firstMismatchOffset", check_.mismatches ? Napi::Number::New(env, double(check_.first_mismatch)) : env.Null());
