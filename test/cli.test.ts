@@ -15,11 +15,11 @@ const cli = join(packageRoot, 'dist', 'cli.js');
 const distSkip = existsSync(cli) ? false : 'dist/cli.js missing: run `npm run compile` (npm test does)';
 
 function run(args: string[], options: { env?: NodeJS.ProcessEnv; user?: number } = {}) {
-  const command = options.user === undefined ? process.execPath : 'setpriv';
-  const argv = options.user === undefined ? [cli, ...args] : ['--reuid', String(options.user), '--regid', String(options.user), '--clear-groups', process.execPath, cli, ...args];
-  // An unprivileged child must not inherit tap's coverage/processinfo hooks: it cannot write them.
-  const env = options.user === undefined ? (options.env ?? process.env) : Object.fromEntries(Object.entries(options.env ?? process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'NODE_V8_COVERAGE' && !k.startsWith('TAP') && !k.startsWith('_TAPJS')));
-  const r = spawnSync(command, argv, { encoding: 'utf8', env, timeout: 120_000 });
+  // `env -u NODE_OPTIONS`: tap injects its process-info hook into children, which an
+  // unprivileged child could not write; it is dropped after the spawn, just before node starts.
+  const command = options.user === undefined ? process.execPath : 'env';
+  const argv = options.user === undefined ? [cli, ...args] : ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid', String(options.user), '--regid', String(options.user), '--clear-groups', process.execPath, cli, ...args];
+  const r = spawnSync(command, argv, { encoding: 'utf8', env: options.env ?? process.env, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
