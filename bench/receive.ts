@@ -161,8 +161,8 @@ function startSender(client: Connection, config: Config, duration: number) {
 }
 
 async function receiveNative(server: Connection, config: Config, start: Start): Promise<Received> {
-  // The same wakeup rule the JS Receiver uses by default (lowWater = chunkSize), for a like-for-like row.
-  if (config.rx === 'native-lw') server.setOptions({ rcvlowat: config.chunk });
+  // The same wakeup rule the JS Receiver uses by default (lowWater), for a like-for-like row.
+  if (config.rx === 'native-lw') server.setOptions({ rcvlowat: Math.min(config.chunk, 256 * KiB) });
   const tasks = taskTimes();
   const rx = receiveLoop(server, { mode: config.mode, chunkSize: config.chunk, cpu: rxCpu });
   const sent = start();
@@ -460,12 +460,12 @@ console.log(`method
   native loop     receiveLoop(): blocking recv() (copy), or TCP_ZEROCOPY_RECEIVE, poll() when nothing is
                   queued and madvise(MADV_DONTNEED) per chunk (zerocopy), on a native thread.
   native loop + rcvlowat
-                  the same after conn.setOptions({ rcvlowat: chunkSize }): it then wakes, like the JS
-                  Receiver by default, once a chunk is queued (a like-for-like row; the plain loop wakes
-                  on any data).
+                  the same after conn.setOptions({ rcvlowat: min(chunkSize, 256 KiB) }): it then wakes,
+                  like the JS Receiver by default, once that much is queued (a like-for-like row; the
+                  plain loop wakes on any data).
   JS Receiver     new Receiver(conn, { mode, chunkSize }) and \`for await (const lease of receiver)
                   lease.release()\` on the JS main thread, with the defaults (maxLeases 8; lowWater =
-                  chunkSize, i.e. SO_RCVLOWAT, with every wait bounded to lowWaterMs = 1 ms).
+                  chunkSize up to 256 KiB, i.e. SO_RCVLOWAT, every wait bounded to lowWaterMs = 1 ms).
   net.Socket      new net.Socket({ fd: dup(fd) }) with a 'data' listener counting bytes; libuv reads 64 KiB.
   plain C recv()  bench/plain_recv.c built with cc -O2 at run time, spawned inside the namespace with the
                   socket as fd 3, pinned with sched_setaffinity; blocking recv() into one page-aligned,

@@ -34,8 +34,9 @@ export interface ReceiverOptions {
   tlbHint?: boolean;
   /**
    * A read waiting for data wakes once this many bytes are queued (SO_RCVLOWAT on the socket
-   * until close()): fewer wakeups and fuller leases. Default: chunkSize (the kernel caps it at
-   * half the receive buffer; EOF and errors wake at once). 1 wakes on any data.
+   * until close()): fewer wakeups and fuller leases. Default: chunkSize, at most 256 KiB (the
+   * kernel also clamps the TCP window to it, so larger values let the sender idle; EOF and errors
+   * wake at once). 1 wakes on any data.
    */
   lowWater?: number;
   /**
