@@ -25,13 +25,13 @@ function copyVariants(mtu: number): Variant[] {
   const spec: PointSpec = { mode: 'copy', mtu, touch: false, sender: 'write' };
   return [
     { name: 'iperf3 (reference)', spec: { ...spec, mode: 'iperf3' }, settings: base, reference: true },
-    { name: 'copy: 256 KiB chunk, blocking recv (default)', spec, settings: base },
+    { name: 'copy: 256 KiB chunk, blocking recv, SO_RCVLOWAT = chunk (default)', spec, settings: base },
+    { name: 'copy: no SO_RCVLOWAT', spec, settings: { ...base, tuning: { loop: { lowWater: 0 } } } },
     { name: 'copy: 64 KiB chunk', spec, settings: { ...base, chunkBytes: 64 * KiB } },
     { name: 'copy: 128 KiB chunk (iperf3\'s read size)', spec, settings: { ...base, chunkBytes: 128 * KiB } },
     { name: 'copy: 1 MiB chunk', spec, settings: { ...base, chunkBytes: 1024 * KiB } },
     { name: 'copy: non-blocking recv + poll', spec, settings: { ...base, tuning: { loop: { blocking: false } } } },
     { name: 'copy: SO_RCVBUF 4 MiB (no autotuning)', spec, settings: { ...base, tuning: { socket: { rcvbuf: 4096 * KiB } } } },
-    { name: 'copy: SO_RCVLOWAT = chunk', spec, settings: { ...base, tuning: { socket: { rcvlowat: 256 * KiB } } } },
     { name: 'copy: not pinned', spec, settings: { ...base, cpus: null } },
   ];
 }
@@ -40,7 +40,8 @@ function zerocopyVariants(mtu: number): Variant[] {
   const spec: PointSpec = { mode: 'zerocopy', mtu, touch: false, sender: 'zerocopy' };
   const loop = (options: NonNullable<RunSettings['tuning']>['loop']) => ({ ...base, tuning: { loop: options } });
   return [
-    { name: 'zerocopy: 256 KiB slots, madvise per 4 slots, TLB hint (default)', spec, settings: base },
+    { name: 'zerocopy: 256 KiB slots, madvise per 4, TLB hint, SO_RCVLOWAT = slot (default)', spec, settings: base },
+    { name: 'zerocopy: no SO_RCVLOWAT', spec, settings: loop({ lowWater: 0 }) },
     { name: 'zerocopy: madvise every slot', spec, settings: loop({ releaseBatch: 1 }) },
     { name: 'zerocopy: madvise per 16 slots', spec, settings: loop({ releaseBatch: 16 }) },
     { name: 'zerocopy: no TLB_CLEAN_HINT', spec, settings: loop({ tlbHint: false }) },
@@ -48,7 +49,6 @@ function zerocopyVariants(mtu: number): Variant[] {
     { name: 'zerocopy: 64 KiB slots', spec, settings: { ...base, chunkBytes: 64 * KiB } },
     { name: 'zerocopy: 1 MiB slots', spec, settings: { ...base, chunkBytes: 1024 * KiB } },
     { name: 'zerocopy: copybuf 16 KiB', spec, settings: loop({ copybuf: 16 * KiB }) },
-    { name: 'zerocopy: SO_RCVLOWAT = slot', spec, settings: { ...base, tuning: { socket: { rcvlowat: 256 * KiB } } } },
   ];
 }
 

@@ -29,6 +29,9 @@ export interface ReceiveLoopOptions extends LoopLimits {
   releaseBatch?: number;
   /** zerocopy: never madvise; the next receive zaps the old pages (no TLB hint). */
   lazyRelease?: boolean;
+  /** SO_RCVLOWAT while the loop runs (restored after): wake once this many bytes are queued.
+   * Default one chunk, capped at 256 KiB; 0 leaves the socket's setting alone. */
+  lowWater?: number;
 }
 
 export interface SendLoopOptions extends LoopLimits {

@@ -129,6 +129,8 @@ export interface SocketInfo {
   rcvbuf: number;
   sndbuf: number;
   zerocopy: boolean;
+  /** SO_RCVLOWAT: bytes queued before the socket reads as readable. */
+  rcvlowat: number;
   nonBlocking: boolean;
 }
 

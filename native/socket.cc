@@ -166,6 +166,7 @@ Napi::Value SocketInfo(const Napi::CallbackInfo& info) {
   result.Set("rcvbuf", GetInt(fd, SOL_SOCKET, SO_RCVBUF));
   result.Set("sndbuf", GetInt(fd, SOL_SOCKET, SO_SNDBUF));
   result.Set("zerocopy", GetInt(fd, SOL_SOCKET, SO_ZEROCOPY) == 1);
+  result.Set("rcvlowat", GetInt(fd, SOL_SOCKET, SO_RCVLOWAT));
   int flags = fcntl(fd, F_GETFL);
   result.Set("nonBlocking", flags >= 0 && (flags & O_NONBLOCK) != 0);
   return result;

@@ -284,3 +284,27 @@ t.test('bad arguments to receivers and loops', { skip: netnsSkip }, async (t) =>
   closed.close();
   t.throws(() => new Receiver(closed), { code: 'ERR_PAGEFLIP_CLOSED' });
 });
+
+t.test('low water: SO_RCVLOWAT while reading, restored afterwards, pauses never stall', { skip: netnsSkip }, async (t) => {
+  const net = network(t, 4148);
+  const { client, server } = await pair(t, net);
+  t.equal(server.info().rcvlowat, 1, 'a fresh socket wakes on any byte');
+  const receiver = new Receiver(server, { mode: 'copy', chunkSize: 64 * 1024, lowWater: 32 * 1024 });
+  t.equal(server.info().rcvlowat, 32 * 1024, 'the receiver sets its low water');
+  // A peer that sends less than the low water and pauses is still delivered.
+  const small = sendLoop(client, { mode: 'write', bytes: 10_000, shutdown: false, seed: 8 });
+  await small.done;
+  const lease = await receiver.read();
+  t.equal(lease?.length, 10_000, 'bytes below the low water arrive without waiting for more');
+  lease?.release();
+  receiver.close();
+  t.equal(server.info().rcvlowat, 1, 'close() gives the socket its setting back');
+
+  const rx = receiveLoop(server, { mode: 'copy', seconds: 0.2, chunkSize: 128 * 1024 });
+  t.equal((await rx.done).endReason, 'time');
+  t.equal(server.info().rcvlowat, 1, 'a native loop restores it too');
+  t.throws(() => new Receiver(server, { lowWaterMs: -1 }), { code: 'ERR_PAGEFLIP_OUT_OF_RANGE' });
+  t.throws(() => new Receiver(server, { lowWaterMs: '5' as unknown as number }), { code: 'ERR_PAGEFLIP_INVALID_ARG_TYPE' });
+  t.throws(() => new Receiver(server, { lowWater: -1 }), { code: 'ERR_PAGEFLIP_OUT_OF_RANGE' });
+  t.throws(() => receiveLoop(server, { lowWater: 2 ** 40 }), { code: 'ERR_PAGEFLIP_OUT_OF_RANGE' });
+});
