@@ -36,7 +36,7 @@ export interface ReceiveLoopOptions extends LoopLimits {
 
 export interface SendLoopOptions extends LoopLimits {
   mode?: SendMode;
-  /** shutdown(SHUT_WR) after a byte-limited send so the receiver sees EOF. Default true. */
+  /** shutdown(SHUT_WR) once the byte or time limit is reached, so the receiver sees EOF (not after stop()). Default true. */
   shutdown?: boolean;
 }
 

@@ -331,6 +331,9 @@ class SendTask : public LoopBase {
       // until the socket closes. Reap what is there; unmapping the ring afterwards is safe
       // because in-flight pages stay referenced by the kernel, and the ring is never reused.
       engine_->Reap(0, false, &error);
+      // A timed send that ran its course is complete too: the peer must see EOF (a stopped
+      // sender was aborted by its caller, who decides what happens to the connection).
+      if (shutdown_when_done && !error && std::string(end_reason) == "time") shutdown(fd.get(), SHUT_WR);
     }
     usage_end = ThreadUsage::Now();
     elapsed = Now() - start;

@@ -285,6 +285,30 @@ t.test('bad arguments to receivers and loops', { skip: netnsSkip }, async (t) =>
   t.throws(() => new Receiver(closed), { code: 'ERR_PAGEFLIP_CLOSED' });
 });
 
+t.test('a timed sender ends with EOF; a stopped one leaves the connection open', { skip: netnsSkip }, async (t) => {
+  const net = network(t, 4148);
+  for (const mode of ['write', 'zerocopy', 'splice'] as SendMode[]) {
+    const { client, server } = await pair(t, net);
+    const receiving = receiveLoop(server, { mode: 'copy', verify: true, seed: 5 }).done;
+    const sent = await sendLoop(client, { mode, seconds: 0.2, seed: 5 }).done;
+    t.equal(sent.endReason, 'time');
+    const r = await receiving;
+    t.equal(r.endReason, 'eof', `${mode}: the receiver saw EOF after the timed send`);
+    t.equal(r.bytes, sent.bytes, `${mode}: and every byte sent`);
+    t.equal(r.mismatches, 0);
+    client.close();
+    server.close();
+  }
+  const { client, server } = await pair(t, net);
+  const sending = sendLoop(client, { mode: 'write', seconds: 30 });
+  setTimeout(() => sending.stop(), 50);
+  t.equal((await sending.done).endReason, 'stopped');
+  const r = await receiveLoop(server, { mode: 'copy', seconds: 0.3 }).done;
+  t.equal(r.endReason, 'time', 'no EOF after stop(): the caller decides what happens to the connection');
+  client.close();
+  server.close();
+});
+
 t.test('low water: SO_RCVLOWAT while reading, restored afterwards, pauses never stall', { skip: netnsSkip }, async (t) => {
   const net = network(t, 4148);
   const { client, server } = await pair(t, net);
