@@ -105,8 +105,8 @@ function busyWarning(result: CalibrationResult): string[] {
 export function formatCalibration(result: CalibrationResult): string {
   const second = result.secondThreadCpu === null ? 'not measured (fewer than 2 usable CPUs)' : `on CPU ${result.secondThreadCpu}`;
   const out = [
-    `pageflip calibrate: ${result.cpus} CPUs, ${result.pageSize}-byte pages, measured on CPU ${result.measureCpu}, ` +
-      `second thread ${second}, ${(result.elapsedMs / 1000).toFixed(1)} s`,
+    `pageflip calibrate: ${result.cpus} CPUs, ${result.pageSize}-byte pages, ${(result.elapsedMs / 1000).toFixed(1)} s`,
+    `measured on CPU ${result.measureCpu}, second thread ${second}`,
     '',
     'memcpy (hot: same buffers every call; cold: source evicted from the caches first)',
     ...table(
