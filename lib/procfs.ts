@@ -1,6 +1,6 @@
 // Small readers of /proc and /sys used to report what the kernel actually did (huge pages,
 // page frames, mapping counts), never to guess it.
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 
 export function readTrimmed(path: string): string | undefined {
   try {
@@ -20,10 +20,10 @@ export function mappingCount(): number {
   return readFileSync('/proc/self/maps', 'utf8').split('\n').filter(Boolean).length;
 }
 
+/** A /proc/self/status field given in kB, as bytes; 0 when this kernel has no such field. */
 function statusBytes(field: string): number {
   const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))?.[1] ?? NaN);
-  return kb * 1024;
+  return Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0) * 1024;
 }
 
 /** Resident set size of this process, bytes. */
@@ -35,6 +35,73 @@ export function rssBytes(): number {
  * this catches leaked mappings that a VMA count would miss). */
 export function virtualBytes(): number {
   return statusBytes('VmSize');
+}
+
+/** What this process holds, for leak checks (the soak and the reliability tests). */
+export interface ProcessResources {
+  fds: number;
+  /** Mappings (VMAs). */
+  maps: number;
+  /** Mappings of sockets: zero-copy arenas and pages flipped out of them. */
+  socketMaps: number;
+  /** VmSize, bytes. */
+  vsize: number;
+  /** VmRSS, bytes. */
+  rss: number;
+  /** VmPin, bytes: pages the kernel pinned on behalf of this process. */
+  pinned: number;
+  /** glibc malloc arenas beyond the main one (64 MiB of address space each, never given back). */
+  mallocArenas: number;
+}
+
+/** Address space of one glibc malloc arena (HEAP_MAX_SIZE on 64-bit). */
+export const MALLOC_ARENA_BYTES = 64 * 1024 * 1024;
+const ARENA_BYTES = BigInt(MALLOC_ARENA_BYTES);
+
+/**
+ * glibc gives a thread that finds every malloc arena busy a new one: a 64 MiB-aligned, 64 MiB
+ * reservation (read-write head, PROT_NONE rest) kept for the life of the process. Counting them
+ * lets leak checks tell that allocator behaviour, which depends on thread timing, from a leak.
+ */
+function countMallocArenas(maps: string[]): number {
+  let count = 0;
+  for (let i = 0; i < maps.length; i++) {
+    const head = maps[i].match(/^([0-9a-f]+)-([0-9a-f]+) rw-p 00000000 00:00 0\s*$/);
+    if (!head) continue;
+    const start = BigInt(`0x${head[1]}`);
+    let end = BigInt(`0x${head[2]}`);
+    if (start % ARENA_BYTES !== 0n) continue;
+    const rest = maps[i + 1]?.match(/^([0-9a-f]+)-([0-9a-f]+) ---p 00000000 00:00 0\s*$/);
+    if (rest && BigInt(`0x${rest[1]}`) === end) end = BigInt(`0x${rest[2]}`);
+    if (end - start === ARENA_BYTES) count++;
+  }
+  return count;
+}
+
+export function processResources(): ProcessResources {
+  const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter(Boolean);
+  return {
+    fds: readdirSync('/proc/self/fd').length,
+    maps: maps.length,
+    socketMaps: maps.filter((line) => line.includes('socket:[')).length,
+    vsize: statusBytes('VmSize'),
+    rss: statusBytes('VmRSS'),
+    pinned: statusBytes('VmPin'),
+    mallocArenas: countMallocArenas(maps),
+  };
+}
+
+/** after − before, field by field. */
+export function resourceGrowth(before: ProcessResources, after: ProcessResources = processResources()): ProcessResources {
+  return {
+    fds: after.fds - before.fds,
+    maps: after.maps - before.maps,
+    socketMaps: after.socketMaps - before.socketMaps,
+    vsize: after.vsize - before.vsize,
+    rss: after.rss - before.rss,
+    pinned: after.pinned - before.pinned,
+    mallocArenas: after.mallocArenas - before.mallocArenas,
+  };
 }
 
 /** Whether any mapping of this process covers `address`. */

@@ -2,11 +2,10 @@
 // mappings, address space, RSS), child processes for cases that may crash, the JS mirror of the
 // test pattern, and what changes under a sanitizer build.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { setImmediate as nextImmediate } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { mappingCount, rssBytes, virtualBytes } from '../../lib/procfs.js';
+import { processResources, resourceGrowth, type ProcessResources } from '../../lib/procfs.js';
 
 setFlagsFromString('--expose-gc');
 export const gc = runInNewContext('gc') as () => void;
@@ -25,47 +24,15 @@ export async function settle(rounds = 3): Promise<void> {
 /** `.ci/asan` sets this; a few checks adapt (RSS slack for the allocator's quarantine, no RLIMIT_AS). */
 export const sanitizer: string | undefined = process.env.PAGEFLIP_SANITIZER || undefined;
 
-export interface Usage {
-  fds: number;
-  maps: number;
-  vsize: number;
-  rss: number;
-  /** VmPin: pages pinned by the kernel on behalf of this process (kB → bytes). */
-  pinned: number;
-  /** Mappings of sockets: zero-copy arenas and pages flipped out of them. */
-  socketMaps: number;
-}
-
-function statusField(field: string): number {
-  const m = readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-export function usage(): Usage {
-  return {
-    fds: readdirSync('/proc/self/fd').length,
-    maps: mappingCount(),
-    vsize: virtualBytes(),
-    rss: rssBytes(),
-    pinned: statusField('VmPin'),
-    socketMaps: readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes('socket:[')).length,
-  };
-}
-
-export function growth(before: Usage, after: Usage = usage()): Usage {
-  return {
-    fds: after.fds - before.fds,
-    maps: after.maps - before.maps,
-    vsize: after.vsize - before.vsize,
-    rss: after.rss - before.rss,
-    pinned: after.pinned - before.pinned,
-    socketMaps: after.socketMaps - before.socketMaps,
-  };
-}
+// Resource snapshots live in lib/procfs.ts (the soak uses them too); the tests' names for them:
+export type Usage = ProcessResources;
+export const usage = processResources;
+export const growth = resourceGrowth;
 
 export function describeGrowth(g: Usage): string {
   const kib = (n: number) => `${n >= 0 ? '+' : ''}${Math.round(n / 1024)} KiB`;
-  return `fds ${g.fds >= 0 ? '+' : ''}${g.fds}, maps ${g.maps >= 0 ? '+' : ''}${g.maps}, VmSize ${kib(g.vsize)}, RSS ${kib(g.rss)}, VmPin ${kib(g.pinned)}, socket maps ${g.socketMaps >= 0 ? '+' : ''}${g.socketMaps}`;
+  const count = (n: number) => `${n >= 0 ? '+' : ''}${n}`;
+  return `fds ${count(g.fds)}, maps ${count(g.maps)}, VmSize ${kib(g.vsize)} (malloc arenas ${count(g.mallocArenas)}), RSS ${kib(g.rss)}, VmPin ${kib(g.pinned)}, socket maps ${count(g.socketMaps)}`;
 }
 
 export interface ChildResult {
