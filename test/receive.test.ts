@@ -285,6 +285,30 @@ t.test('bad arguments to receivers and loops', { skip: netnsSkip }, async (t) =>
   t.throws(() => new Receiver(closed), { code: 'ERR_PAGEFLIP_CLOSED' });
 });
 
+t.test('leaving for-await early keeps the receiver open: read() goes on where it stopped', { skip: netnsSkip }, async (t) => {
+  const net = network(t, 4148);
+  const { client, server } = await pair(t, net);
+  const total = 2 * MiB;
+  const sending = sendLoop(client, { mode: 'write', bytes: total, seed: 21 }).done;
+  const receiver = new Receiver(server, { mode: 'copy', chunkSize: 64 * 1024, verify: true, seed: 21 });
+  let bytes = 0;
+  for await (const lease of receiver) {
+    bytes += lease.length;
+    lease.release();
+    break;
+  }
+  t.ok(bytes > 0, 'the loop got a chunk before the break');
+  for (let lease = await receiver.read(); lease; lease = await receiver.read()) {
+    bytes += lease.length;
+    lease.release();
+  }
+  await sending;
+  t.equal(bytes, total, 'every byte arrived across the break');
+  t.equal(receiver.stats().mismatches, 0, 'in order, none lost or repeated');
+  receiver.close();
+  client.close();
+});
+
 t.test('a timed sender ends with EOF; a stopped one leaves the connection open', { skip: netnsSkip }, async (t) => {
   const net = network(t, 4148);
   for (const mode of ['write', 'zerocopy', 'splice'] as SendMode[]) {
