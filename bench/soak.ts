@@ -70,8 +70,8 @@ export interface SoakResult {
 // Mappings: every leaked receiver or loop would leave one or more (slots, arena, destinations,
 // the 16 MiB send ring) per connection, so over the soak's connections (~120 for 2 GB) a leak
 // shows far above +48, which covers V8's new heap pages. Address space: V8 reserves heap pages
-// and glibc a 64 MiB malloc arena per concurrently running thread without touching them, so
-// VmSize gets +256 MiB; RSS (what is really held) +64 MiB.
+// without touching them, so VmSize gets +256 MiB besides the 64 MiB malloc arenas glibc adds
+// for concurrently running threads (counted apart); RSS (what is really held) +64 MiB.
 const TOLERANCE = { maps: 48, vsize: 256 * MiB, rss: 64 * MiB };
 const toleranceText = `fds +0, socket maps +0, VmPin +0, maps <= +${TOLERANCE.maps}, VmSize <= +${TOLERANCE.vsize / MiB} MiB besides new malloc arenas, RSS <= +${TOLERANCE.rss / MiB} MiB`;
 
