@@ -28,6 +28,14 @@ bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == 
 
 }  // namespace
 
+int DefaultLowWater(size_t chunk) { return static_cast<int>(std::min<size_t>(RoundUp(chunk, PageSize()), 256 * 1024)); }
+
+bool SwapLowWater(int fd, int value, int* saved) {
+  socklen_t length = sizeof(*saved);
+  return getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, saved, &length) == 0 &&
+         setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof(value)) == 0;
+}
+
 bool ParseReceiveMode(const std::string& name, ReceiveMode* mode) {
   if (name == "copy") *mode = ReceiveMode::kCopy;
   else if (name == "zerocopy") *mode = ReceiveMode::kZerocopy;

@@ -40,6 +40,14 @@ struct ReceiveCounters {
   uint64_t would_block = 0;
 };
 
+// SO_RCVLOWAT for a reader of `chunk`-byte reads: one page-rounded chunk, at most 256 KiB. The
+// mark also clamps the window the kernel advertises (tcp_set_rcvlowat), so a larger one would
+// leave the sender idle while the reader catches up.
+int DefaultLowWater(size_t chunk);
+// Sets SO_RCVLOWAT on fd to value, keeping the previous one in *saved to put back later;
+// false with errno set when either call fails.
+bool SwapLowWater(int fd, int value, int* saved);
+
 enum class Pool : uint8_t { kCopy, kMap, kDest };
 
 // Stream bytes sitting in one slot of one pool, owned by the caller until Release().

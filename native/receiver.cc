@@ -102,15 +102,9 @@ Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(
   // the receive buffer and still wakes at EOF, on errors and when its window is nearly closed).
   // Fewer wakeups with fuller leases; the JS side bounds each wait (lowWaterMs), so a peer that
   // pauses below lowWater is never stalled. The previous value comes back on close().
-  // Default: the chunk, at most 256 KiB. A low-water mark also clamps the TCP window to it
-  // (tcp_set_rcvlowat), so a larger one leaves the sender idle while the reader catches up.
-  uint64_t slot = (engine_options.chunk + PageSize() - 1) / PageSize() * PageSize();
-  uint64_t fallback = std::min<uint64_t>(slot, 256 * 1024);
-  int low_water = static_cast<int>(ToUintOr(env, options.Get("lowWater"), "options.lowWater", fallback, 1, INT32_MAX));
-  socklen_t length = sizeof(saved_low_water_);
-  int own = core_->fd.get();  // our duplicate: the option belongs to the socket both name
-  if (getsockopt(own, SOL_SOCKET, SO_RCVLOWAT, &saved_low_water_, &length) != 0 ||
-      setsockopt(own, SOL_SOCKET, SO_RCVLOWAT, &low_water, sizeof(low_water)) != 0) {
+  int low_water = static_cast<int>(ToUintOr(env, options.Get("lowWater"), "options.lowWater", DefaultLowWater(engine_options.chunk), 1, INT32_MAX));
+  // Our duplicate: the option belongs to the socket both descriptors name.
+  if (!SwapLowWater(core_->fd.get(), low_water, &saved_low_water_)) {
     int err = errno;
     core_->engine.reset();
     ThrowErrno(env, err, "setsockopt", "SO_RCVLOWAT (lowWater)");

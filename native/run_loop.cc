@@ -143,9 +143,7 @@ class ReceiveTask : public LoopBase {
     // Waking only once low_water bytes are queued gives fuller reads and fewer wakeups
     // (bench:tune measured it); a pause below it costs at most the stop-check interval.
     int saved_low_water = 1;
-    socklen_t length = sizeof(saved_low_water);
-    if (low_water > 0 && (getsockopt(fd.get(), SOL_SOCKET, SO_RCVLOWAT, &saved_low_water, &length) != 0 ||
-                          setsockopt(fd.get(), SOL_SOCKET, SO_RCVLOWAT, &low_water, sizeof(low_water)) != 0)) {
+    if (low_water > 0 && !SwapLowWater(fd.get(), low_water, &saved_low_water)) {
       error = {errno, "setsockopt", "SO_RCVLOWAT (lowWater)"};
     } else {
       engine_ = ReceiveEngine::Create(fd.get(), options, &error, &error_code);
@@ -395,10 +393,7 @@ Napi::Value Loop::Start(const Napi::CallbackInfo& info) {
     task->lazy_release = ToBoolOr(env, options.Get("lazyRelease"), "options.lazyRelease", false);
     if (task->lazy_release) task->options.tlb_hint = false;  // slots are not empty: the hint would lie
     task->verify = ToBoolOr(env, options.Get("verify"), "options.verify", false);
-    // Default: one chunk, capped at 256 KiB (SO_RCVLOWAT also bounds the window the kernel
-    // advertises, so a larger mark would idle the sender).
-    uint64_t slot = (chunk + PageSize() - 1) / PageSize() * PageSize();
-    task->low_water = static_cast<int>(ToUintOr(env, options.Get("lowWater"), "options.lowWater", std::min<uint64_t>(slot, 256 * 1024), 0, INT32_MAX));
+    task->low_water = static_cast<int>(ToUintOr(env, options.Get("lowWater"), "options.lowWater", DefaultLowWater(chunk), 0, INT32_MAX));
     task->seed = seed;
     attach(*task);
     task->options.nonblocking = !task->blocking;
