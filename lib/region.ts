@@ -15,8 +15,13 @@ export function nativeRegionOf(region: PageRegion): NativeRegion {
 }
 
 export class PageRegion {
-  /** Size of one page on this machine, bytes. */
-  static readonly pageSize: number = binding.capabilities().pageSize;
+  static #pageSize: number | undefined;
+
+  /** Size of one page on this machine, bytes. Asked on first use: capabilities() also runs the
+   * kernel probes (a loopback connection among them), which importing the package must not do. */
+  static get pageSize(): number {
+    return (PageRegion.#pageSize ??= binding.capabilities().pageSize);
+  }
 
   readonly #native: NativeRegion;
   #view: Uint8Array | undefined;
