@@ -20,21 +20,22 @@ export function mappingCount(): number {
   return readFileSync('/proc/self/maps', 'utf8').split('\n').filter(Boolean).length;
 }
 
-/** A /proc/self/status field given in kB, as bytes; 0 when this kernel has no such field. */
-function statusBytes(field: string): number {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  return Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0) * 1024;
+/** Every /proc/self/status field given in kB, as bytes, from one read. */
+function statusBytes(): Record<string, number | undefined> {
+  const fields: Record<string, number> = {};
+  for (const m of readFileSync('/proc/self/status', 'utf8').matchAll(/^(\w+):\s+(\d+) kB$/gm)) fields[m[1]] = Number(m[2]) * 1024;
+  return fields;
 }
 
 /** Resident set size of this process, bytes. */
 export function rssBytes(): number {
-  return statusBytes('VmRSS');
+  return statusBytes().VmRSS ?? NaN;
 }
 
 /** Total mapped address space of this process, bytes (adjacent anonymous mappings merge, so
  * this catches leaked mappings that a VMA count would miss). */
 export function virtualBytes(): number {
-  return statusBytes('VmSize');
+  return statusBytes().VmSize ?? NaN;
 }
 
 /** What this process holds, for leak checks (the soak and the reliability tests). */
@@ -80,13 +81,15 @@ function countMallocArenas(maps: string[]): number {
 
 export function processResources(): ProcessResources {
   const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter(Boolean);
+  const status = statusBytes();
   return {
     fds: readdirSync('/proc/self/fd').length,
     maps: maps.length,
     socketMaps: maps.filter((line) => line.includes('socket:[')).length,
-    vsize: statusBytes('VmSize'),
-    rss: statusBytes('VmRSS'),
-    pinned: statusBytes('VmPin'),
+    vsize: status.VmSize ?? 0,
+    rss: status.VmRSS ?? 0,
+    // VmPin: 0 where this kernel lacks the field.
+    pinned: status.VmPin ?? 0,
     mallocArenas: countMallocArenas(maps),
   };
 }
@@ -104,14 +107,19 @@ export function resourceGrowth(before: ProcessResources, after: ProcessResources
   };
 }
 
-/** Whether any mapping of this process covers `address`. */
-export function isMapped(address: bigint): boolean {
+/** The /proc/self/maps line of the mapping that covers `address`, if any. */
+export function mappingAt(address: bigint): string | undefined {
   return readFileSync('/proc/self/maps', 'utf8')
     .split('\n')
-    .some((line) => {
+    .find((line) => {
       const range = line.match(/^([0-9a-f]+)-([0-9a-f]+) /);
       return range !== null && BigInt('0x' + range[1]) <= address && address < BigInt('0x' + range[2]);
     });
+}
+
+/** Whether any mapping of this process covers `address`. */
+export function isMapped(address: bigint): boolean {
+  return mappingAt(address) !== undefined;
 }
 
 interface SmapsEntry {

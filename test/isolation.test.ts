@@ -1,10 +1,10 @@
 // Isolation: one connection's bytes never show up in another's leases, a released or recycled
 // slot is never readable through an old view, and mapped pages are never writable.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Receiver, sendLoop, type Lease, type ReceiveMode } from '../lib/index.js';
+import { mappingAt } from '../lib/procfs.js';
 import { netnsSkip, network, pair } from './helpers/network.js';
 import { MiB, patternMismatches, runChild } from './helpers/reliability.js';
 
@@ -111,17 +111,6 @@ t.test('two concurrent connections, different seeds, slots reused: no byte cross
   }
 });
 
-function mapsLine(address: bigint): string {
-  return (
-    readFileSync('/proc/self/maps', 'utf8')
-      .split('\n')
-      .find((line) => {
-        const m = line.match(/^([0-9a-f]+)-([0-9a-f]+) /);
-        return m !== null && BigInt('0x' + m[1]) <= address && address < BigInt('0x' + m[2]);
-      }) ?? ''
-  );
-}
-
 t.test('mapped pages are read-only wherever they are', { skip: netnsSkip }, async (t) => {
   const net = network(t, 4148);
   for (const mode of ['zerocopy', 'flip'] as const) {
@@ -131,7 +120,7 @@ t.test('mapped pages are read-only wherever they are', { skip: netnsSkip }, asyn
     let checked = 0;
     for await (const lease of receiver) {
       if (lease.mapped > 0 && checked < 20) {
-        t.match(mapsLine(lease.address), /^\S+ r--s /, `${mode}: lease at ${lease.address.toString(16)} is mapped r--s`);
+        t.match(mappingAt(lease.address) ?? '', /^\S+ r--s /, `${mode}: lease at ${lease.address.toString(16)} is mapped r--s`);
         checked++;
       }
       lease.release();

@@ -1,10 +1,9 @@
 // Receive × send modes over loopback inside private namespaces, at the paper's MTUs and with
 // MSS emulation; every byte verified.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
 import { Receiver, receiveLoop, sendLoop, capabilities } from '../lib/index.js';
 import type { ReceiveMode, SendMode } from '../lib/index.js';
-import { pageFrameNumbers } from '../lib/procfs.js';
+import { mappingAt, pageFrameNumbers } from '../lib/procfs.js';
 import { netnsSkip, network, openFds, pair, patternByte } from './helpers/network.js';
 
 const MiB = 1024 * 1024;
@@ -72,15 +71,6 @@ t.test('page moving maps ≥ 99% with a MSG_ZEROCOPY sender, nothing with write'
   }
 });
 
-function mapsLine(address: bigint): string | undefined {
-  return readFileSync('/proc/self/maps', 'utf8')
-    .split('\n')
-    .find((line) => {
-      const m = line.match(/^([0-9a-f]+)-([0-9a-f]+) /);
-      return m !== null && BigInt('0x' + m[1]) <= address && address < BigInt('0x' + m[2]);
-    });
-}
-
 t.test('flip and copy-remap leave moved pages at the destination, not copies', { skip: netnsSkip }, async (t) => {
   const net = network(t, 4148);
   const pfnsVisible = pageFrameNumbers(BigInt(0x10000), 1, page) !== undefined || process.getuid?.() === 0;
@@ -93,7 +83,7 @@ t.test('flip and copy-remap leave moved pages at the destination, not copies', {
     let checked = 0;
     for await (const lease of receiver) {
       if (lease.mapped > 0) {
-        const line = mapsLine(lease.address) ?? '';
+        const line = mappingAt(lease.address) ?? '';
         t.ok(lease.address >= layout.dest! && lease.address < layout.dest! + BigInt(4 * layout.slotBytes), 'lease lives in the destination buffers');
         t.match(line, /r--s .*socket:\[\d+\]/, 'destination now maps the socket\'s pages (read-only, shared)');
         checked++;
