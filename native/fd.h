@@ -33,6 +33,9 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// True for the errors that mean "nothing to do right now, try again": EAGAIN/EWOULDBLOCK, or EINTR.
+inline bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
 // Waits up to timeout_ms for events on fd. Returns revents (0 on timeout) or -errno.
 inline int PollOne(int fd, short events, int timeout_ms) {
   struct pollfd p {fd, events, 0};

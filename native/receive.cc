@@ -24,8 +24,6 @@ constexpr size_t kArenaAlignment = 2 * 1024 * 1024;  // tcp_mmap.c: avoids page-
 
 size_t RoundUp(size_t value, size_t unit) { return (value + unit - 1) / unit * unit; }
 
-bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
-
 }  // namespace
 
 int DefaultLowWater(size_t chunk) { return static_cast<int>(std::min<size_t>(RoundUp(chunk, PageSize()), 256 * 1024)); }

@@ -76,7 +76,7 @@ Napi::Value TcpAccept(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = accept4(FdArg(env, info[0]), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return env.Null();
+    if (WouldBlock(errno)) return env.Null();
     ThrowErrno(env, errno, "accept4");
   }
   return Napi::Number::New(env, fd);
