@@ -4,13 +4,13 @@
 // flows on a fresh TCP connection per run, with the MTU emulated by TCP_MAXSEG = MTU - 40.
 import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { pageflipError } from '../errors.js';
-import { sendLoop } from '../loop.js';
+import type { SendLoopStats } from '../loop.js';
 import type { SendMode } from '../native.js';
 import { listen, startConnect, type Connection } from '../socket.js';
 import type { CompareEnvironment } from './compare.js';
 import { cpuUsage, readCpu } from './cpu.js';
 import { hostInfo, pageflipVersion } from './host.js';
-import type { OpenedStream, PointSpec, RunSettings, SenderSide } from './run-point.js';
+import { startSender, threadCpu, type OpenedStream, type PointSpec, type RunSettings, type SenderSide } from './run-point.js';
 import type { CpuUsage, HostInfo, ThreadCpu } from './types.js';
 
 const PROTOCOL = 'pageflip-peer/1';
@@ -152,24 +152,16 @@ async function handleRun(channel: ControlChannel, localAddress: string, message:
     listener.close();
   }
   const before = readCpu();
-  const loop = sendLoop(connection, {
-    mode: message.sender as SendMode,
-    seed: settings.seed,
-    chunkSize: settings.chunkBytes,
-    cpu: settings.cpus?.tx,
-    bytes: settings.bytes ?? 0,
-  });
-  const done = loop.done.catch((error: Error) => error);
-  let result: Awaited<typeof done>;
+  const sender = startSender(connection, message.sender as SendMode, settings);
+  let result: SendLoopStats | Error;
   try {
     channel.send({ type: 'sending', id });
     await channel.next('finish', id);
-    if (settings.bytes === null) loop.stop();
-    result = await done;
+    result = await sender.finish().catch((error: Error) => error);
   } finally {
     // Also when the control connection dies mid-run: never leave a sender running.
-    loop.stop();
-    await done;
+    sender.stop();
+    await sender.settled;
     connection.close();
   }
   const after = readCpu();
@@ -181,7 +173,7 @@ async function handleRun(channel: ControlChannel, localAddress: string, message:
     type: 'finished',
     id,
     bytes: result.bytes,
-    thread: { seconds: result.cpuSeconds, usPerMB: result.bytes ? (result.cpuSeconds * 1e6) / (result.bytes / 1e6) : 0 },
+    thread: threadCpu(result.cpuSeconds, result.bytes),
     cpu: cpuUsage(before, after, result.bytes, result.seconds),
   });
 }

@@ -41,8 +41,42 @@ export interface OpenedStream {
   close(): void;
 }
 
-function threadCpu(seconds: number, bytes: number): ThreadCpu {
+/** CPU seconds of one loop thread and its cost per MB moved. */
+export function threadCpu(seconds: number, bytes: number): ThreadCpu {
   return { seconds, usPerMB: bytes > 0 ? (seconds * 1e6) / (bytes / 1e6) : 0 };
+}
+
+export interface StartedSender {
+  /** Ends the send loop now (idempotent). */
+  stop(): void;
+  /** Stops a timed run (settings.bytes null), else waits for the byte count; rethrows the loop's failure. */
+  finish(): Promise<SendLoopStats>;
+  /** Settles when the loop has ended; never rejects. */
+  readonly settled: Promise<unknown>;
+}
+
+/** A native send loop on `connection` for one run: the one mapping of RunSettings to sendLoop
+ * options, for the local sender and for `pageflip serve`. */
+export function startSender(connection: Connection, mode: SendMode, settings: RunSettings): StartedSender {
+  const loop = sendLoop(connection, {
+    mode,
+    seed: settings.seed,
+    chunkSize: settings.chunkBytes,
+    cpu: settings.cpus?.tx,
+    bytes: settings.bytes ?? 0,
+  });
+  // Keep a failure from becoming an unhandled rejection before finish() looks at it.
+  const done: Promise<SendLoopStats | Error> = loop.done.catch((error: Error) => error);
+  return {
+    stop: () => loop.stop(),
+    async finish() {
+      if (settings.bytes === null) loop.stop();
+      const result = await done;
+      if (result instanceof Error) throw result;
+      return result;
+    },
+    settled: done,
+  };
 }
 
 /** Local sender: a native send loop on the other end of a testbed connection. */
@@ -50,25 +84,15 @@ export function localSender(testbed: Testbed): SenderSide {
   return {
     async open(spec, settings) {
       const { client, server } = await testbed.pair(spec.mtu);
-      const loop = sendLoop(client, {
-        mode: spec.sender,
-        seed: settings.seed,
-        chunkSize: settings.chunkBytes,
-        cpu: settings.cpus?.tx,
-        bytes: settings.bytes ?? 0,
-      });
-      // Keep a failure from becoming an unhandled rejection before finish() looks at it.
-      const done: Promise<SendLoopStats | Error> = loop.done.catch((error: Error) => error);
+      const sender = startSender(client, spec.sender, settings);
       return {
         connection: server,
         async finish() {
-          if (settings.bytes === null) loop.stop();
-          const result = await done;
-          if (result instanceof Error) throw result;
+          const result = await sender.finish();
           return { thread: threadCpu(result.cpuSeconds, result.bytes), remoteCpu: null, bytes: result.bytes };
         },
         close() {
-          loop.stop();
+          sender.stop();
           client.close();
           server.close();
         },
