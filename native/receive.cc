@@ -24,6 +24,18 @@ constexpr size_t kArenaAlignment = 2 * 1024 * 1024;  // tcp_mmap.c: avoids page-
 
 size_t RoundUp(size_t value, size_t unit) { return (value + unit - 1) / unit * unit; }
 
+// The socket error TCP_ZEROCOPY_RECEIVE handed over in zc.err (the kernel stores it negated).
+SysError ZerocopySocketError(int zc_err) {
+  return {zc_err < 0 ? -zc_err : zc_err, "getsockopt", "TCP_ZEROCOPY_RECEIVE reported a socket error"};
+}
+
+// Reports a held error once: moves it to *error, clears it, and says kError.
+Step HandOver(SysError* held, SysError* error) {
+  *error = *held;
+  *held = {};
+  return Step::kError;
+}
+
 }  // namespace
 
 int DefaultLowWater(size_t chunk) { return static_cast<int>(std::min<size_t>(RoundUp(chunk, PageSize()), 256 * 1024)); }
@@ -184,11 +196,7 @@ Segment ReceiveEngine::Deliver(Pool pool, uint32_t slot, uint8_t* data, size_t l
 }
 
 Step ReceiveEngine::SocketEof(SysError* error) {
-  if (pending_error_) {
-    *error = pending_error_;
-    pending_error_ = {};
-    return Step::kError;
-  }
+  if (pending_error_) return HandOver(&pending_error_, error);
   int err = 0;
   socklen_t length = sizeof(err);
   getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &length);
@@ -214,11 +222,7 @@ Step ReceiveEngine::Read(Segment* out, int* count, SysError* error, int max_segm
   *count = 0;
   max_segments_ = max_segments;
   if (eof_) return Step::kEof;
-  if (deferred_error_) {
-    *error = deferred_error_;
-    deferred_error_ = {};
-    return Step::kError;
-  }
+  if (deferred_error_) return HandOver(&deferred_error_, error);
   switch (mode_) {
     case ReceiveMode::kCopy: return ReadCopy(out, count, error);
     case ReceiveMode::kZerocopy:
@@ -283,6 +287,13 @@ Step ReceiveEngine::ReadSkipHint(Segment* out, int* count, SysError* error) {
   return Step::kData;
 }
 
+int ReceiveEngine::ZerocopyReceiveCall(ZerocopyReceive* zc) {
+  socklen_t optlen = sizeof(*zc);
+  int rc = getsockopt(fd_, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, &optlen);
+  counters_.syscalls++;
+  return rc;
+}
+
 Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
   if (pending_copy_ > 0) return ReadSkipHint(out, count, error);
   if (drained_) {
@@ -309,9 +320,7 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
   }
   if (options_.tlb_hint && map_slot_clean_[slot] && abi_ >= ZerocopyAbi::k5_11)
     zc.flags = TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT;
-  socklen_t optlen = sizeof(zc);
-  int rc = getsockopt(fd_, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc, &optlen);
-  counters_.syscalls++;
+  int rc = ZerocopyReceiveCall(&zc);
   auto give_back = [&] {
     map_pool_.Give(slot);
     if (with_copybuf) copy_pool_.Give(copy_slot);
@@ -319,19 +328,14 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
   if (rc != 0) {
     int err = errno;
     give_back();
-    if (err == EIO) return SocketEof(error);  // queue empty and the peer closed
-    if (WouldBlock(err)) {
-      counters_.would_block++;
-      return Step::kWouldBlock;
-    }
-    *error = {err, "getsockopt", "TCP_ZEROCOPY_RECEIVE"};
-    return Step::kError;
+    // EIO: queue empty and the peer closed, which is what a recv returning 0 says.
+    return NoData(err == EIO ? 0 : -1, err, "getsockopt", "TCP_ZEROCOPY_RECEIVE", error);
   }
   if (abi_ >= ZerocopyAbi::k5_7 && zc.err != 0) {
     // The kernel reads the socket error into zc.err and clears it, even when the same call
     // mapped or copied data: keep it, or it is lost (a reset would then look like a stream
     // that never ends).
-    SysError socket_error{zc.err < 0 ? -zc.err : zc.err, "getsockopt", "TCP_ZEROCOPY_RECEIVE reported a socket error"};
+    SysError socket_error = ZerocopySocketError(zc.err);
     if (zc.length == 0 && zc.copybuf_len <= 0) {
       give_back();
       *error = socket_error;
@@ -357,12 +361,10 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
     zc.address = reinterpret_cast<uintptr_t>(address + mapped);
     zc.length = static_cast<uint32_t>(slot_bytes_ - mapped);
     zc.flags = hint;
-    optlen = sizeof(zc);
-    int more = getsockopt(fd_, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc, &optlen);
-    counters_.syscalls++;
+    int more = ZerocopyReceiveCall(&zc);
     if (more != 0) break;  // EAGAIN, or EOF/errors, which the next read meets again
     // The kernel hands a socket error over once: keep it for the read after this data.
-    if (zc.err != 0) deferred_error_ = {zc.err < 0 ? -zc.err : zc.err, "getsockopt", "TCP_ZEROCOPY_RECEIVE reported a socket error"};
+    if (zc.err != 0) deferred_error_ = ZerocopySocketError(zc.err);
     mapped += zc.length;
     pending_copy_ = zc.recv_skip_hint;
     if (zc.length == 0 || deferred_error_) break;
@@ -401,11 +403,7 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
 }
 
 Step ReceiveEngine::NothingQueued(SysError* error) {
-  if (pending_error_) {
-    *error = pending_error_;
-    pending_error_ = {};
-    return Step::kError;
-  }
+  if (pending_error_) return HandOver(&pending_error_, error);
   // TCP_ZEROCOPY_RECEIVE says EIO only after a FIN (SOCK_DONE); after a reset, or when an older
   // kernel has no err field, an empty answer looks the same as "nothing yet" while poll keeps
   // reporting the socket readable. recv(MSG_PEEK) tells them apart without consuming anything.

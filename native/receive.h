@@ -121,6 +121,8 @@ class ReceiveEngine {
   bool Setup(SysError* error, std::string* error_code);
   Step ReadCopy(Segment* out, int* count, SysError* error);
   Step ReadZerocopy(Segment* out, int* count, SysError* error);
+  // One getsockopt(TCP_ZEROCOPY_RECEIVE) on *zc, counted as a syscall; returns its rc (errno set).
+  int ZerocopyReceiveCall(ZerocopyReceive* zc);
   Step ReadSkipHint(Segment* out, int* count, SysError* error);
   Step ReadCopyRemap(Segment* out, int* count, SysError* error);
   Step ReadSplice(Segment* out, int* count, SysError* error);
