@@ -65,6 +65,36 @@ struct LoopBase {
   int saved_flags = -1;
   timeval saved_timeout{};
   int timeout_option = SO_RCVTIMEO;
+  double started_at = 0;
+  double deadline = 0;  // 0 = none
+
+  // Start of a loop: the clock, the deadline and the thread's CPU usage.
+  void Begin() {
+    started_at = Now();
+    deadline = seconds > 0 ? started_at + seconds : 0;
+    usage_start = ThreadUsage::Now();
+  }
+
+  // Checked before each step, in this order: a stop request (end_reason stays as it is), the
+  // byte limit against `done` (end_reason "bytes"), the deadline (end_reason "time").
+  bool Ended(uint64_t done) {
+    if (stop->load(std::memory_order_relaxed)) return true;
+    if (byte_limit && done >= byte_limit) {
+      end_reason = "bytes";
+      return true;
+    }
+    if (deadline && Now() >= deadline) {
+      end_reason = "time";
+      return true;
+    }
+    return false;
+  }
+
+  // End of a loop: the thread's CPU usage and the elapsed time since Begin().
+  void End() {
+    usage_end = ThreadUsage::Now();
+    elapsed = Now() - started_at;
+  }
 
   bool Prepare(int option) {
     timeout_option = option;
@@ -180,19 +210,9 @@ class ReceiveTask : public LoopBase {
   void Loop() {
     Segment segments[2];
     int count = 0;
-    double start = Now();
-    double deadline = seconds > 0 ? start + seconds : 0;
-    usage_start = ThreadUsage::Now();
+    Begin();
     for (;;) {
-      if (stop->load(std::memory_order_relaxed)) break;
-      if (byte_limit && engine_->counters().bytes >= byte_limit) {
-        end_reason = "bytes";
-        break;
-      }
-      if (deadline && Now() >= deadline) {
-        end_reason = "time";
-        break;
-      }
+      if (Ended(engine_->counters().bytes)) break;
       Step step = engine_->Read(segments, &count, &error);
       if (step == Step::kData) {
         for (int i = 0; i < count; i++) {
@@ -213,8 +233,7 @@ class ReceiveTask : public LoopBase {
       }
     }
     ReleaseHeld();
-    usage_end = ThreadUsage::Now();
-    elapsed = Now() - start;
+    End();
   }
 
   void Recycle(const Segment& segment) {
@@ -283,20 +302,10 @@ class SendTask : public LoopBase {
 
   void Loop() {
     uint64_t offset = 0;
-    double start = Now();
-    double deadline = seconds > 0 ? start + seconds : 0;
-    usage_start = ThreadUsage::Now();
+    Begin();
     bool failed = false;
     for (;;) {
-      if (stop->load(std::memory_order_relaxed)) break;
-      if (byte_limit && offset >= byte_limit) {
-        end_reason = "bytes";
-        break;
-      }
-      if (deadline && Now() >= deadline) {
-        end_reason = "time";
-        break;
-      }
+      if (Ended(offset)) break;
       size_t in_ring = static_cast<size_t>(offset % kPatternPeriod);
       size_t length = std::min<uint64_t>(chunk, kPatternPeriod - in_ring);
       if (byte_limit) length = std::min<uint64_t>(length, byte_limit - offset);
@@ -333,8 +342,7 @@ class SendTask : public LoopBase {
       // sender was aborted by its caller, who decides what happens to the connection).
       if (shutdown_when_done && !error && std::string(end_reason) == "time") shutdown(fd.get(), SHUT_WR);
     }
-    usage_end = ThreadUsage::Now();
-    elapsed = Now() - start;
+    End();
   }
 
   std::unique_ptr<SendEngine> engine_;
