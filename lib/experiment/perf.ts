@@ -102,6 +102,22 @@ export class PerfSession {
   }
 }
 
+/** Runs `measure` with system-wide perf counters enabled exactly around it when `enabled`: perf
+ * is started and enabled before, finished (per MB of the measured bytes) after, killed if
+ * anything fails. Without `enabled`, counters are null. */
+export async function withPerf<T>(enabled: boolean, measure: () => Promise<T>, bytes: (result: T) => number): Promise<{ result: T; counters: PerfCounter[] | null }> {
+  let perf = enabled ? PerfSession.start() : undefined;
+  try {
+    await perf?.enable();
+    const result = await measure();
+    const counters = perf ? await perf.finish(bytes(result)) : null;
+    perf = undefined;
+    return { result, counters };
+  } finally {
+    perf?.kill();
+  }
+}
+
 /** Why perf cannot count system-wide here (missing, or refused by perf_event_paranoid), or undefined. */
 export async function perfUnusableReason(): Promise<string | undefined> {
   if (!perfPath()) return 'perf not found (Debian: apt-get install linux-perf)';

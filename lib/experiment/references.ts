@@ -1,10 +1,11 @@
 // Reference rows measured beside pageflip's own: iperf3 (plain write/read) and iperf3 -Z
 // (sendfile sender), in the same namespace, MTU, pinning and duration.
 import { iperf3Missing, iperf3Path, runIperf3 } from './iperf3.js';
-import { PerfSession } from './perf.js';
+import { withPerf } from './perf.js';
+import { rowFigures } from './run-point.js';
 import type { CompareOptions, ReferenceRunner } from './compare.js';
 import type { Testbed } from './testbed.js';
-import type { PerfCounter, RowMode, RunResult } from './types.js';
+import type { RowMode, RunResult } from './types.js';
 
 /** One line for `pageflip info`: whether iperf3 rows will appear. */
 export function referenceNote(): string {
@@ -20,42 +21,39 @@ function iperf3Runner(testbed: Testbed, zerocopy: boolean): ReferenceRunner {
   return async (mode: RowMode, mtu: number, repeat: number, settings) => {
     const network = testbed.network(mtu);
     if (!network) throw new Error('iperf3 rows need a private namespace');
-    const perf = settings.perf ? PerfSession.start() : undefined;
-    try {
-      await perf?.enable();
-      // iperf3 -t takes whole seconds: the nearest, at least 1 (also for --bytes runs).
-      const run = await runIperf3(network, { seconds: iperf3Seconds(settings.seconds), zerocopy, cpus: settings.cpus });
-      const counters: PerfCounter[] | null = perf ? await perf.finish(run.result.bytes) : null;
-      const { bytes, seconds } = run.result;
-      const mbps = (bytes * 8) / seconds / 1e6;
-      const result: RunResult = {
-        repeat,
-        mode,
-        mtu,
-        touch: false,
-        sender: 'iperf3',
-        bytes,
-        seconds,
-        gbps: mbps / 1000,
-        mbps,
-        cpu: run.cpu,
-        efficiency: run.cpu.percent > 0 ? mbps / run.cpu.percent : 0,
-        receiverThread: null,
-        senderThread: null,
-        mappedBytes: 0,
-        copiedBytes: bytes,
-        mappedPercent: 0,
-        verifiedBytes: 0,
-        mismatches: 0,
-        syscalls: null,
-        perf: counters,
-        note: null,
-        remote: null,
-      };
-      return result;
-    } finally {
-      perf?.kill();
-    }
+    // iperf3 -t takes whole seconds: the nearest, at least 1 (also for --bytes runs).
+    const { result: run, counters } = await withPerf(
+      settings.perf,
+      () => runIperf3(network, { seconds: iperf3Seconds(settings.seconds), zerocopy, cpus: settings.cpus }),
+      (r) => r.result.bytes,
+    );
+    const { bytes, seconds } = run.result;
+    const { mbps, gbps, efficiency } = rowFigures(bytes, seconds, run.cpu);
+    const result: RunResult = {
+      repeat,
+      mode,
+      mtu,
+      touch: false,
+      sender: 'iperf3',
+      bytes,
+      seconds,
+      gbps,
+      mbps,
+      cpu: run.cpu,
+      efficiency,
+      receiverThread: null,
+      senderThread: null,
+      mappedBytes: 0,
+      copiedBytes: bytes,
+      mappedPercent: 0,
+      verifiedBytes: 0,
+      mismatches: 0,
+      syscalls: null,
+      perf: counters,
+      note: null,
+      remote: null,
+    };
+    return result;
   };
 }
 

@@ -6,9 +6,9 @@ import type { ReceiveMode, SendMode, SocketOptions } from '../native.js';
 import type { Connection } from '../socket.js';
 import { cpuUsage, readCpu } from './cpu.js';
 import { nodeRead } from './node-reader.js';
-import { PerfSession } from './perf.js';
+import { withPerf } from './perf.js';
 import type { Testbed } from './testbed.js';
-import type { CpuUsage, PerfCounter, RowMode, RunResult, ThreadCpu } from './types.js';
+import type { CpuUsage, RowMode, RunResult, ThreadCpu } from './types.js';
 
 export interface PointSpec {
   mode: RowMode;
@@ -149,22 +149,28 @@ async function receive(connection: Connection, spec: PointSpec, settings: RunSet
   };
 }
 
+/** The throughput figures of a result row: Mbit/s, Gbit/s and Mbit/s per percent of system CPU. */
+export function rowFigures(bytes: number, seconds: number, cpu: CpuUsage): { mbps: number; gbps: number; efficiency: number } {
+  const mbps = (bytes * 8) / seconds / 1e6;
+  return { mbps, gbps: mbps / 1000, efficiency: cpu.percent > 0 ? mbps / cpu.percent : 0 };
+}
+
 export async function runPoint(side: SenderSide, spec: PointSpec, settings: RunSettings, repeat: number): Promise<RunResult> {
   const stream = await side.open(spec, settings);
-  let perf: PerfSession | undefined;
   try {
-    if (settings.perf) {
-      perf = PerfSession.start();
-      await perf.enable();
-    }
-    const before = readCpu();
-    const received = await receive(stream.connection, spec, settings);
-    const after = readCpu();
-    const counters: PerfCounter[] | null = perf ? await perf.finish(received.bytes) : null;
-    perf = undefined;
+    const { result: measured, counters } = await withPerf(
+      settings.perf,
+      async () => {
+        const before = readCpu();
+        const received = await receive(stream.connection, spec, settings);
+        return { before, received, after: readCpu() };
+      },
+      (m) => m.received.bytes,
+    );
+    const { before, received, after } = measured;
     const sent = await stream.finish();
     const cpu = cpuUsage(before, after, received.bytes, received.seconds);
-    const mbps = (received.bytes * 8) / received.seconds / 1e6;
+    const { mbps, gbps, efficiency } = rowFigures(received.bytes, received.seconds, cpu);
     return {
       repeat,
       mode: spec.mode,
@@ -173,10 +179,10 @@ export async function runPoint(side: SenderSide, spec: PointSpec, settings: RunS
       sender: spec.sender,
       bytes: received.bytes,
       seconds: received.seconds,
-      gbps: mbps / 1000,
+      gbps,
       mbps,
       cpu,
-      efficiency: cpu.percent > 0 ? mbps / cpu.percent : 0,
+      efficiency,
       receiverThread: threadCpu(received.threadSeconds, received.bytes),
       senderThread: sent.thread,
       mappedBytes: received.mapped,
@@ -190,7 +196,6 @@ export async function runPoint(side: SenderSide, spec: PointSpec, settings: RunS
       remote: sent.remoteCpu ? { cpu: sent.remoteCpu } : null,
     };
   } finally {
-    perf?.kill();
     stream.close();
   }
 }
