@@ -33,10 +33,6 @@
 #include <immintrin.h>
 #endif
 
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-
 namespace pageflip {
 
 namespace {

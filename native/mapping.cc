@@ -42,4 +42,30 @@ void* MapAnonymousAligned(size_t length, size_t alignment, int prot, int extra_f
   return reinterpret_cast<void*>(aligned);
 }
 
+int MovePageRange(void* src, void* dst, size_t length, DontUnmap* mode, int refill_fd, const char** failed) {
+  if (*mode != DontUnmap::kOff) {
+    if (mremap(src, length, length, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst) != MAP_FAILED) return 0;
+    if (*mode == DontUnmap::kOn || errno != EINVAL) {
+      *failed = "mremap";
+      return errno;
+    }
+    *mode = DontUnmap::kOff;
+  }
+  if (mremap(src, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED) {
+    *failed = "mremap";
+    return errno;
+  }
+  // Plug the hole the move left, without ever clobbering a mapping someone else made there.
+  void* back = refill_fd >= 0
+                   ? mmap(src, length, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, refill_fd, 0)
+                   : mmap(src, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (back != src) {
+    int err = back == MAP_FAILED ? errno : EEXIST;
+    if (back != MAP_FAILED) munmap(back, length);
+    *failed = "mmap";
+    return err;
+  }
+  return 0;
+}
+
 }  // namespace pageflip

@@ -4,10 +4,15 @@
 // a late finalizer cannot unmap an address that now belongs to someone else.
 #pragma once
 #include <napi.h>
+#include <sys/mman.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 
 namespace pageflip {
 
@@ -41,5 +46,22 @@ using MappingPtr = std::shared_ptr<Mapping>;
 // Anonymous private mapping of `length` bytes aligned to `alignment` (a power of two >= page size).
 // Returns nullptr and sets errno on failure.
 void* MapAnonymousAligned(size_t length, size_t alignment, int prot, int extra_flags);
+
+// How a page move uses MREMAP_DONTUNMAP (which leaves the source VMA in place, empty).
+enum class DontUnmap {
+  kOff,       // plain move, then the source is re-mapped
+  kOn,        // MREMAP_DONTUNMAP only: its failure is the result
+  kFallback,  // MREMAP_DONTUNMAP, but EINVAL (this kind of VMA cannot keep its source) sets
+              // *mode to kOff and the move is done plainly, now and from then on
+};
+
+// Moves the pages at src onto dst (same length, MREMAP_MAYMOVE | MREMAP_FIXED). The source range
+// stays mapped so its owner keeps its address: by MREMAP_DONTUNMAP (see mode), else by mapping
+// the hole again without clobbering anything someone else mapped there (MAP_FIXED_NOREPLACE):
+// fresh anonymous read-write pages when refill_fd < 0, else refill_fd read-only MAP_SHARED at
+// offset 0 (a socket's TCP_ZEROCOPY_RECEIVE area). Returns 0, or an errno with *failed set to
+// the syscall ("mremap" or "mmap"); EEXIST from "mmap" means the pages moved but the source's
+// address was taken meanwhile.
+int MovePageRange(void* src, void* dst, size_t length, DontUnmap* mode, int refill_fd, const char** failed);
 
 }  // namespace pageflip

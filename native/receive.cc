@@ -7,14 +7,11 @@
 #include <sys/uio.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "args.h"
 #include "mapping.h"
 #include "region.h"
-
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
 
 namespace pageflip {
 
@@ -466,29 +463,12 @@ Step ReceiveEngine::ReadSplice(Segment* out, int* count, SysError* error) {
 }
 
 bool ReceiveEngine::MovePages(uint8_t* from, uint8_t* to, size_t bytes, bool socket_vma, SysError* error) {
-  if (dontunmap_) {
-    if (mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to) != MAP_FAILED) return true;
-    if (errno != EINVAL) {
-      *error = {errno, "mremap", "moving received pages"};
-      return false;
-    }
-    dontunmap_ = false;  // this kernel cannot keep the source VMA for this kind of mapping
-  }
-  if (mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
-    *error = {errno, "mremap", "moving received pages"};
-    return false;
-  }
-  // Plug the hole the move left, without ever clobbering a mapping someone else made there.
-  void* back = socket_vma
-                   ? mmap(from, bytes, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd_, 0)
-                   : mmap(from, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-  if (back != from) {
-    int err = back == MAP_FAILED ? errno : EEXIST;
-    if (back != MAP_FAILED) munmap(back, bytes);
-    *error = {err, "mmap", "re-mapping the source of a page move"};
-    return false;
-  }
-  return true;
+  // The hole a plain move leaves is plugged with the socket's own mapping or with anonymous pages.
+  const char* failed = nullptr;
+  int err = MovePageRange(from, to, bytes, &dontunmap_, socket_vma ? fd_ : -1, &failed);
+  if (err == 0) return true;
+  *error = {err, failed, std::strcmp(failed, "mmap") == 0 ? "re-mapping the source of a page move" : "moving received pages"};
+  return false;
 }
 
 void ReceiveEngine::Release(const Segment& segment) {

@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "fd.h"
+#include "mapping.h"
 #include "pattern.h"
 #include "zerocopy.h"
 
@@ -151,7 +152,7 @@ class ReceiveEngine {
   Area copy_area_, map_area_, dest_area_, staging_area_;
   SlotPool copy_pool_, map_pool_, dest_pool_;
   std::vector<bool> map_slot_clean_;  // slot known empty: TLB_CLEAN_HINT is truthful
-  bool dontunmap_ = true;             // mremap(MREMAP_DONTUNMAP) on this kind of VMA
+  DontUnmap dontunmap_ = DontUnmap::kFallback;  // kOff once this kind of VMA refused MREMAP_DONTUNMAP
   UniqueFd pipe_read_, pipe_write_;
 
   uint64_t offset_ = 0;         // stream offset of the next byte

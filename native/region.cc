@@ -9,10 +9,6 @@
 #include "errors.h"
 #include "external_buffer.h"
 
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-
 namespace pageflip {
 
 namespace {
@@ -23,29 +19,6 @@ constexpr size_t kHugePageSize = 2 * 1024 * 1024;
 struct MappingOwner {
   MappingPtr mapping;
 };
-
-// Moves the pages at src onto dst (same length). The source range stays mapped (empty, reads as
-// zeros) so its owner keeps its address: with MREMAP_DONTUNMAP where the kernel has it, else by
-// mapping fresh anonymous pages back without clobbering anything (MAP_FIXED_NOREPLACE).
-// Returns 0, or an errno and the syscall that failed.
-int MovePages(void* src, void* dst, size_t length, const char** failed) {
-  if (MremapDontUnmapSupported()) {
-    if (mremap(src, length, length, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst) != MAP_FAILED) return 0;
-    *failed = "mremap";
-    return errno;
-  }
-  if (mremap(src, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED) {
-    *failed = "mremap";
-    return errno;
-  }
-  void* back = mmap(src, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-  if (back == MAP_FAILED || back != src) {
-    if (back != MAP_FAILED) munmap(back, length);
-    *failed = "mmap";
-    return back == MAP_FAILED ? errno : EEXIST;
-  }
-  return 0;
-}
 
 }  // namespace
 
@@ -173,8 +146,11 @@ Napi::Value Region::MoveTo(const Napi::CallbackInfo& info) {
     throw CodedRangeError(env, "ERR_PAGEFLIP_LENGTH_MISMATCH",
                           "regions differ in length (" + std::to_string(source.length()) + " vs " +
                               std::to_string(target.length()) + " bytes)");
+  // The source stays mapped (empty, reads as zeros): with MREMAP_DONTUNMAP where the kernel has
+  // it, else by mapping fresh anonymous pages back.
+  DontUnmap dontunmap = MremapDontUnmapSupported() ? DontUnmap::kOn : DontUnmap::kOff;
   const char* failed = nullptr;
-  if (int err = MovePages(source.data(), target.data(), source.length(), &failed)) {
+  if (int err = MovePageRange(source.data(), target.data(), source.length(), &dontunmap, -1, &failed)) {
     if (err == EEXIST) {
       // The pages moved, but something else took the source's old address meanwhile: it is no longer ours.
       DetachBuffer();
