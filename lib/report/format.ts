@@ -33,6 +33,15 @@ export function pct1(value: number | null | undefined): string {
   return value.toFixed(1);
 }
 
+/**
+ * Ratio to copy: 'better' when the mode beats copy on that measure, 'worse' when it loses, null
+ * when it is within rounding of parity (the terminal table paints, the HTML page sets a class).
+ */
+export function ratioTone(value: number, higherIsBetter: boolean): 'better' | 'worse' | null {
+  if (Math.abs(value - 1) < 0.005) return null;
+  return value > 1 === higherIsBetter ? 'better' : 'worse';
+}
+
 export function touchLabel(touch: boolean): string {
   return touch ? 'touch' : 'notouch';
 }

@@ -16,6 +16,7 @@ import {
   pct1,
   perfEvents,
   perfUnavailable,
+  ratioTone,
   rowNotes,
   senderRank,
   sig3,
@@ -250,10 +251,14 @@ Efficiency is the paper's "eff" (Mbit/s ÷ CPU %); this run's values are medians
 </section>`;
 }
 
-function ratioCell(value: number | undefined, higherIsBetter: boolean, baseline: boolean): string {
-  if (value === undefined) return `<td class="n muted">${baseline ? '—' : NA}</td>`;
-  const cls = Math.abs(value - 1) < 0.005 ? '' : value > 1 === higherIsBetter ? ' better' : ' worse';
-  return `<td class="n${cls}">${sig3(value)}</td>`;
+/**
+ * A ratio-to-copy cell, green/red by ratioTone. No value (undefined or null) is muted: — for the
+ * copy row itself (`baseline`), else n/a. `strong` bolds a value, never the muted placeholder.
+ */
+function ratioCell(value: number | null | undefined, higherIsBetter: boolean, baseline: boolean, strong = false): string {
+  if (value === undefined || value === null) return `<td class="n muted">${baseline ? '—' : NA}</td>`;
+  const tone = ratioTone(value, higherIsBetter);
+  return `<td class="n${strong ? ' strong' : ''}${tone === null ? '' : ` ${tone}`}">${sig3(value)}</td>`;
 }
 
 function range(s: { min: number; max: number }, f: (v: number) => string): string {
@@ -318,8 +323,7 @@ function bestSection(report: CompareReport): string {
       ? `<td>${esc(e.mode)}${e.sender === 'iperf3' ? '' : ` <span class="muted">(${esc(e.sender)} sender)</span>`}</td><td class="n strong">${sig3(e.efficiency)}</td><td class="n">${sig3(e.gbps)}</td>`
       : `<td class="muted">${NA}</td><td class="n muted">${NA}</td><td class="n muted">${NA}</td>`;
   const rows = report.summary.best.map((b) => {
-    const ratio = b.ratio === null ? `<td class="n muted">${NA}</td>` : ratioCell(b.ratio, true, false).replace('<td class="n', '<td class="n strong');
-    return `<tr><td class="n">${b.mtu}</td><td>${touchLabel(b.touch)}</td>${entry(b.moving)}${entry(b.copying)}${ratio}</tr>`;
+    return `<tr><td class="n">${b.mtu}</td><td>${touchLabel(b.touch)}</td>${entry(b.moving)}${entry(b.copying)}${ratioCell(b.ratio, true, false, true)}</tr>`;
   });
   return `<section id="best">
 <h2>Best page-moving vs best copy setup</h2>

@@ -12,6 +12,7 @@ import {
   pct1,
   perfEvents,
   perfUnavailable,
+  ratioTone,
   rowNotes,
   sig3,
   touchLabel,
@@ -115,8 +116,8 @@ function range(s: { min: number; max: number }, f: (v: number) => string): strin
 function ratio(value: number | undefined, higherIsBetter: boolean, paint: Paint, baseline: boolean): string {
   if (value === undefined) return baseline ? '—' : NA;
   const text = sig3(value);
-  if (Math.abs(value - 1) < 0.005) return text;
-  return paint(value > 1 === higherIsBetter ? 'green' : 'red', text);
+  const tone = ratioTone(value, higherIsBetter);
+  return tone === null ? text : paint(tone === 'better' ? 'green' : 'red', text);
 }
 
 interface MainColumn extends Column {
