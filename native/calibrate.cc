@@ -311,17 +311,20 @@ uint64_t LastLevelCacheBytes(int cpu) {
 #if defined(__x86_64__) || defined(__i386__)
 // clflush is ordered against every other clflush (~160 ns a line in a VM here); clflushopt is
 // not, and pipelines (~2 ns a line). Flush lines are 64 bytes on every x86-64.
+// cpuid runs on first use (a calibration), not when the addon loads.
 bool HasClflushopt() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & (1u << 23));
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & (1u << 23));
+  }();
+  return has;
 }
-const bool kClflushopt = HasClflushopt();
-const char* FlushMethod() { return kClflushopt ? "clflushopt (every 64-byte line) + mfence" : "clflush (every 64-byte line) + mfence"; }
+const char* FlushMethod() { return HasClflushopt() ? "clflushopt (every 64-byte line) + mfence" : "clflush (every 64-byte line) + mfence"; }
 __attribute__((target("clflushopt"))) void FlushRangeOpt(const uint8_t* p, size_t length) {
   for (size_t off = 0; off < length; off += 64) _mm_clflushopt(const_cast<uint8_t*>(p + off));
 }
 void FlushRange(const uint8_t* p, size_t length) {
-  if (kClflushopt) return FlushRangeOpt(p, length);
+  if (HasClflushopt()) return FlushRangeOpt(p, length);
   for (size_t off = 0; off < length; off += 64) _mm_clflush(p + off);
 }
 void FlushFence() { _mm_mfence(); }

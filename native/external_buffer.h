@@ -26,7 +26,4 @@ Napi::ArrayBuffer NewExternalArrayBuffer(Napi::Env env, void* data, size_t lengt
   return Napi::ArrayBuffer(env, result);
 }
 
-// True when this runtime accepts external ArrayBuffers (probed once per call; cheap).
-bool ExternalBuffersAllowed(Napi::Env env);
-
 }  // namespace pageflip

@@ -26,7 +26,6 @@ class Mapping {
 
   uint8_t* data() const { return data_; }
   size_t length() const { return length_; }
-  bool owned() const { return owned_; }
 
   // munmap now (idempotent). Returns 0 or an errno.
   int Unmap();

@@ -21,11 +21,6 @@ inline uint8_t PatternByte(uint64_t offset, uint64_t seed) {
   return static_cast<uint8_t>(PatternWord(in_period / 8, seed) >> (8 * (in_period % 8)));  // little endian
 }
 
-// Fills [dst, dst+len) with the stream bytes starting at stream offset `offset`.
-inline void FillPattern(uint8_t* dst, size_t len, uint64_t offset, uint64_t seed) {
-  for (size_t i = 0; i < len; i++) dst[i] = PatternByte(offset + i, seed);
-}
-
 struct VerifyResult {
   uint64_t mismatches = 0;        // bytes that differ
   uint64_t first_mismatch = ~0ull;  // stream offset of the first one

@@ -64,7 +64,7 @@ const char* ReceiveModeName(ReceiveMode mode) {
   return "?";
 }
 
-SlotPool::SlotPool(uint8_t* base, size_t slot_bytes, size_t count) : base_(base), slot_bytes_(slot_bytes), count_(count) {
+SlotPool::SlotPool(uint8_t* base, size_t slot_bytes, size_t count) : base_(base), slot_bytes_(slot_bytes) {
   // Handed out in ascending order, so consecutive takes are adjacent (loops release in batches).
   for (size_t i = count; i > 0; i--) free_.push_back(static_cast<uint32_t>(i - 1));
 }
@@ -76,7 +76,7 @@ uint32_t SlotPool::Take() {
 }
 
 ReceiveEngine::ReceiveEngine(int fd, const ReceiveOptions& options)
-    : fd_(fd), options_(options), requested_(options.mode), mode_(options.mode) {}
+    : fd_(fd), options_(options), mode_(options.mode) {}
 
 ReceiveEngine::~ReceiveEngine() {
   for (Area* area : {&copy_area_, &map_area_, &dest_area_, &staging_area_})

@@ -74,13 +74,10 @@ class SlotPool {
   uint32_t Take();
   void Give(uint32_t slot) { free_.push_back(slot); }
   size_t slot_bytes() const { return slot_bytes_; }
-  size_t count() const { return count_; }
-  uint8_t* base() const { return base_; }
 
  private:
   uint8_t* base_ = nullptr;
   size_t slot_bytes_ = 0;
-  size_t count_ = 0;
   std::vector<uint32_t> free_;
 };
 
@@ -104,12 +101,10 @@ class ReceiveEngine {
   void ReleaseMapRange(uint32_t first_slot, uint32_t slots);
 
   ReceiveMode mode() const { return mode_; }
-  ReceiveMode requested_mode() const { return requested_; }
+  ReceiveMode requested_mode() const { return options_.mode; }  // mode_ may be a fallback
   const std::string& fallback_reason() const { return fallback_reason_; }
   ZerocopyAbi abi() const { return abi_; }
   const ReceiveCounters& counters() const { return counters_; }
-  uint64_t stream_offset() const { return offset_; }
-  bool eof() const { return eof_; }
   // Where the engine's buffers live (diagnostics and tests: page-move evidence).
   struct Layout {
     uint8_t *copy, *map, *dest, *staging;
@@ -137,7 +132,6 @@ class ReceiveEngine {
 
   int fd_;
   ReceiveOptions options_;
-  ReceiveMode requested_;
   ReceiveMode mode_;
   std::string fallback_reason_;
   ZerocopyAbi abi_ = ZerocopyAbi::kNone;
