@@ -87,6 +87,8 @@ Napi::Function ToFunction(Napi::Env env, Napi::Value value, const char* name) {
   return value.As<Napi::Function>();
 }
 
+int FdArg(Napi::Env env, Napi::Value value) { return static_cast<int>(ToInt(env, value, "fd", 0, INT32_MAX)); }
+
 uint64_t ToPageMultiple(Napi::Env env, Napi::Value value, const char* name) {
   uint64_t bytes = ToUint(env, value, name, 1);
   if (bytes % PageSize() != 0)

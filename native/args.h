@@ -22,6 +22,8 @@ double ToNumberOr(Napi::Env env, Napi::Value value, const char* name, double fal
 std::string ToString(Napi::Env env, Napi::Value value, const char* name);
 Napi::Object ToObjectOrEmpty(Napi::Env env, Napi::Value value, const char* name);
 Napi::Function ToFunction(Napi::Env env, Napi::Value value, const char* name);
+// A file descriptor argument named "fd": an integer between 0 and INT32_MAX.
+int FdArg(Napi::Env env, Napi::Value value);
 
 size_t PageSize();
 // A positive multiple of the page size (for region and slot sizes).

@@ -46,7 +46,7 @@ Napi::Value NetnsCreate(const Napi::CallbackInfo& info) {
 
 Napi::Value NetnsEnter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = static_cast<int>(ToInt(env, info[0], "fd", 0, INT32_MAX));
+  int fd = FdArg(env, info[0]);
   if (setns(fd, CLONE_NEWNET) != 0) ThrowErrno(env, errno, "setns", "entering a network namespace");
   return env.Undefined();
 }

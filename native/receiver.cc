@@ -71,7 +71,7 @@ Napi::Function Receiver::Define(Napi::Env env) {
 
 Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(info) {
   Napi::Env env = info.Env();
-  int fd = static_cast<int>(ToInt(env, info[0], "fd", 0, INT32_MAX));
+  int fd = FdArg(env, info[0]);
   Napi::Object options = ToObjectOrEmpty(env, info[1], "options");
   ReceiveOptions engine_options;
   std::string mode = options.Get("mode").IsUndefined() ? "copy" : ToString(env, options.Get("mode"), "options.mode");

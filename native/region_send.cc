@@ -87,7 +87,7 @@ Napi::Function RegionSend::Define(Napi::Env env) {
 
 RegionSend::RegionSend(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RegionSend>(info) {
   Napi::Env env = info.Env();
-  fd_ = static_cast<int>(ToInt(env, info[0], "fd", 0, INT32_MAX));
+  fd_ = FdArg(env, info[0]);
   Region::FromValue(env, info[1], "region");
   region_ = Napi::Persistent(info[1].As<Napi::Object>());
   options_ = Napi::Persistent(ToObjectOrEmpty(env, info[2], "options"));

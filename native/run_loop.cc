@@ -368,7 +368,7 @@ Loop::Loop(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Loop>(info) {
   std::string kind = ToString(env, info[0], "kind");
   if (kind != "receive" && kind != "send") ThrowRangeError(env, "kind must be 'receive' or 'send'");
   receive_ = kind == "receive";
-  fd_ = static_cast<int>(ToInt(env, info[1], "fd", 0, INT32_MAX));
+  fd_ = FdArg(env, info[1]);
   options_ = Napi::Persistent(ToObjectOrEmpty(env, info[2], "options"));
 }
 

@@ -45,8 +45,6 @@ Address ParseAddress(Napi::Env env, Napi::Value host_value, Napi::Value port_val
   return address;
 }
 
-int FdArg(Napi::Env env, Napi::Value value) { return static_cast<int>(ToInt(env, value, "fd", 0, INT32_MAX)); }
-
 void SetInt(Napi::Env env, int fd, int level, int option, int value, const char* what) {
   if (setsockopt(fd, level, option, &value, sizeof(value)) != 0) ThrowErrno(env, errno, "setsockopt", what);
 }
