@@ -1,6 +1,7 @@
 // Number formatting and row ordering shared by the terminal table, the HTML page and the CSV
 // header, so every view of one report shows the same rows in the same order with the same digits.
 import type { CompareReport, HostInfo, PointSummary, RowMode, RunResult, SendMode } from '../experiment/types.js';
+import { RECEIVE_MODES, REFERENCE_MODES } from './schema.js';
 
 export const NA = 'n/a';
 
@@ -53,7 +54,7 @@ export function bytesLabel(bytes: number): string {
   return `${bytes} B`;
 }
 
-const MODE_ORDER: RowMode[] = ['copy', 'zerocopy', 'flip', 'copy-remap', 'splice', 'node', 'iperf3', 'iperf3-Z'];
+const MODE_ORDER: readonly RowMode[] = [...RECEIVE_MODES, ...REFERENCE_MODES];
 const SENDER_ORDER: Array<SendMode | 'iperf3'> = ['zerocopy', 'write', 'splice', 'iperf3'];
 
 /** Page-moving receive modes: the ones the paper's question is about. */
@@ -81,19 +82,16 @@ export function mtuOrder(report: CompareReport): number[] {
   return [...mtus, ...[...extra].sort((a, b) => a - b)];
 }
 
+/** Bytes of TCP payload per packet at an MTU: 52 B go to the IPv4, TCP and timestamp headers. */
+export function payloadBytes(mtu: number): number {
+  return mtu - 52;
+}
+
 /** notouch before touch, as in the paper's figures. */
 export function touchOrder(report: CompareReport): boolean[] {
   const seen = new Set<boolean>(report.config.touch);
   for (const p of report.summary.points) seen.add(p.touch);
   return [false, true].filter((t) => seen.has(t));
-}
-
-/** The summary points of one MTU/touch block: config mode order, the configured sender first. */
-export function blockPoints(report: CompareReport, mtu: number, touch: boolean): PointSummary[] {
-  const modes = modeOrder(report);
-  return report.summary.points
-    .filter((p) => p.mtu === mtu && p.touch === touch)
-    .sort((a, b) => modes.indexOf(a.mode) - modes.indexOf(b.mode) || senderRank(report, a.sender) - senderRank(report, b.sender));
 }
 
 /** Row identity across the notouch and touch blocks of one MTU. */
@@ -102,21 +100,42 @@ export interface RowKey {
   sender: SendMode | 'iperf3';
 }
 
+/**
+ * Row order of every view (table blocks, perf columns, chart groups, the runs list): modes in
+ * modeOrder, then the run's common sender first.
+ */
+export function rowCompare(report: CompareReport): (a: RowKey, b: RowKey) => number {
+  const modes = modeOrder(report);
+  return (a, b) => modes.indexOf(a.mode) - modes.indexOf(b.mode) || senderRank(report, a.sender) - senderRank(report, b.sender);
+}
+
+/** The summary points of one MTU/touch block: config mode order, the configured sender first. */
+export function blockPoints(report: CompareReport, mtu: number, touch: boolean): PointSummary[] {
+  return report.summary.points.filter((p) => p.mtu === mtu && p.touch === touch).sort(rowCompare(report));
+}
+
 /** Every mode/sender row of one MTU (notouch and touch together), in table order. */
 export function rowKeys(report: CompareReport, mtu: number): RowKey[] {
-  const keys: RowKey[] = [];
-  for (const touch of touchOrder(report)) {
-    for (const p of blockPoints(report, mtu, touch)) {
-      if (!keys.some((k) => k.mode === p.mode && k.sender === p.sender)) keys.push({ mode: p.mode, sender: p.sender });
-    }
+  const keys = new Map<string, RowKey>();
+  for (const p of report.summary.points) {
+    if (p.mtu === mtu) keys.set(`${p.mode}\0${p.sender}`, { mode: p.mode, sender: p.sender });
   }
-  const order = modeOrder(report);
-  return keys.sort((a, b) => order.indexOf(a.mode) - order.indexOf(b.mode) || senderRank(report, a.sender) - senderRank(report, b.sender));
+  return [...keys.values()].sort(rowCompare(report));
+}
+
+/** The summary point of one row at an MTU and data (touch/notouch), if it was measured. */
+export function pointAt(report: CompareReport, mtu: number, touch: boolean, key: RowKey): PointSummary | undefined {
+  return report.summary.points.find((p) => p.mtu === mtu && p.touch === touch && p.mode === key.mode && p.sender === key.sender);
+}
+
+/** Whether a row names its sender: not when it is the run's common sender, nor iperf3 (its own). */
+export function showsSender(report: CompareReport, sender: SendMode | 'iperf3'): boolean {
+  return sender !== report.config.sender && sender !== 'iperf3';
 }
 
 /** Row label: the mode, plus the sender when it is not the run's common sender. */
-export function rowLabel(report: CompareReport, p: { mode: RowMode; sender: SendMode | 'iperf3' }): string {
-  return p.sender === report.config.sender || p.sender === 'iperf3' ? p.mode : `${p.mode} (${p.sender} tx)`;
+export function rowLabel(report: CompareReport, p: RowKey): string {
+  return showsSender(report, p.sender) ? `${p.mode} (${p.sender} tx)` : p.mode;
 }
 
 export function runsOf(report: CompareReport, p: PointSummary): RunResult[] {

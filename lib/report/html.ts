@@ -8,17 +8,19 @@ import {
   blockPoints,
   bytesLabel,
   configLine,
-  modeOrder,
   rowKeys,
   type RowKey,
   mtuOrder,
   notesFor,
+  payloadBytes,
   pct1,
   perfEvents,
   perfUnavailable,
+  pointAt,
   ratioTone,
+  rowCompare,
   rowNotes,
-  senderRank,
+  showsSender,
   sig3,
   touchLabel,
   touchOrder,
@@ -43,10 +45,6 @@ const COLORS: Record<Family, { notouch: string; touch: string; name: string }> =
 
 function color(mode: RowMode, touch: boolean): string {
   return COLORS[family(mode)][touch ? 'touch' : 'notouch'];
-}
-
-function pointAt(report: CompareReport, mtu: number, touch: boolean, key: RowKey): PointSummary | undefined {
-  return report.summary.points.find((p) => p.mtu === mtu && p.touch === touch && p.mode === key.mode && p.sender === key.sender);
 }
 
 interface Metric {
@@ -102,7 +100,7 @@ function groupLabel(report: CompareReport, key: RowKey, notes: RowNote[], mtu: n
     return p ? notesFor(notes, p) : [];
   });
   const parts: string[] = [];
-  if (key.sender !== report.config.sender && key.sender !== 'iperf3') parts.push(`${key.sender} tx`);
+  if (showsSender(report, key.sender)) parts.push(`${key.sender} tx`);
   if (marks.length) parts.push(`note ${marks.map((m) => `[${m}]`).join('')}`);
   return parts.length ? { label: key.mode, sublabel: parts.join(' ') } : { label: key.mode };
 }
@@ -149,7 +147,7 @@ function figure(svg: string, title: string, caption = ''): string {
 
 /** This run's efficiency of a mode at an MTU/touch with the common sender, and its ratio to copy. */
 function runEfficiency(report: CompareReport, mtu: number, touch: boolean, mode: RowMode) {
-  const p = report.summary.points.find((q) => q.mtu === mtu && q.touch === touch && q.mode === mode && q.sender === report.config.sender);
+  const p = pointAt(report, mtu, touch, { mode, sender: report.config.sender });
   return { efficiency: p?.efficiency.median ?? null, ratio: p?.vsCopy?.efficiency ?? null, measured: p !== undefined };
 }
 
@@ -178,7 +176,7 @@ function paperSection(report: CompareReport): string {
   ];
   const groups: BarGroup[] = mtus.map((mtu) => ({
     label: `MTU ${mtu}`,
-    sublabel: `${mtu - 52} B payload`,
+    sublabel: `${payloadBytes(mtu)} B payload`,
     cells: series.map((s) => {
       const v = s.value(mtu);
       return v === null ? null : { value: v, color: s.color, title: `${s.label}, MTU ${mtu}: ${sig3(v)}` };
@@ -344,15 +342,10 @@ function runsSection(report: CompareReport, events: string[]): string {
     '<thead><tr><th>repeat</th><th>mode</th><th>MTU</th><th>data</th><th>sender</th><th>bytes</th><th>s</th><th>Gbit/s</th>' +
     '<th>CPU %</th><th>user</th><th>sys</th><th>irq</th><th>softirq</th><th>steal</th><th>CPU-µs/MB</th><th>eff</th>' +
     `<th>rx thread<br>µs/MB</th><th>tx thread<br>µs/MB</th><th>mapped %</th><th>verified</th><th>mismatches</th><th>syscalls</th>${perfHead}<th>note</th></tr></thead>`;
-  const order = modeOrder(report);
   const mtus = mtuOrder(report);
+  const byRow = rowCompare(report);
   const runs = [...report.runs].sort(
-    (a, b) =>
-      mtus.indexOf(a.mtu) - mtus.indexOf(b.mtu) ||
-      Number(a.touch) - Number(b.touch) ||
-      order.indexOf(a.mode) - order.indexOf(b.mode) ||
-      senderRank(report, a.sender) - senderRank(report, b.sender) ||
-      a.repeat - b.repeat,
+    (a, b) => mtus.indexOf(a.mtu) - mtus.indexOf(b.mtu) || Number(a.touch) - Number(b.touch) || byRow(a, b) || a.repeat - b.repeat,
   );
   const rows = runs.map((r) => {
     const perf = events.map((e) => {
@@ -460,7 +453,7 @@ export function renderHtml(report: CompareReport): string {
 
   const mtuSections = mtuOrder(report).map(
     (mtu) => `<section class="mtu" id="mtu-${mtu}">
-<h2>MTU ${mtu} <small>${mtu - 52} B of payload per packet after 52 B of IPv4+TCP+timestamp headers</small></h2>
+<h2>MTU ${mtu} <small>${payloadBytes(mtu)} B of payload per packet after 52 B of IPv4+TCP+timestamp headers</small></h2>
 <p class="muted tight">Bars: median over ${report.config.repeats} repeat${report.config.repeats === 1 ? '' : 's'}; whiskers: min–max. Hover a bar for its numbers.</p>
 <div class="grid">
 ${METRICS.map((m) => metricChart(report, mtu, m, notes)).join('\n')}

@@ -9,9 +9,11 @@ import {
   rowKeys,
   mtuOrder,
   notesFor,
+  payloadBytes,
   pct1,
   perfEvents,
   perfUnavailable,
+  pointAt,
   ratioTone,
   rowNotes,
   sig3,
@@ -176,7 +178,6 @@ function mainBlock(report: CompareReport, mtu: number, notes: RowNote[], width: 
  */
 function perfBlock(report: CompareReport, mtu: number, events: string[], width: number, paint: Paint): string[] {
   const touches = touchOrder(report);
-  const byTouch = new Map(touches.map((t) => [t, blockPoints(report, mtu, t)]));
   const keys = rowKeys(report, mtu); // one column per mode/sender seen at this MTU
   if (keys.length === 0) return [];
   const leadWidth = 2 + Math.max(...events.map((e) => e.length), 'perf event, per MB'.length);
@@ -198,7 +199,7 @@ function perfBlock(report: CompareReport, mtu: number, events: string[], width: 
     const columns: Column[] = [{ head: 'perf event, per MB' }, ...group.map((k): Column => ({ group: k.mode, head: k.sender, right: true }))];
     const rows: Row[] = [];
     for (const touch of touches) {
-      const points = group.map((k) => (byTouch.get(touch) ?? []).find((q) => q.mode === k.mode && q.sender === k.sender));
+      const points = group.map((k) => pointAt(report, mtu, touch, k));
       if (points.every((p) => p === undefined)) continue; // none of these modes ran with this data
       rows.push(paint('bold', `  ${touchLabel(touch)}`));
       for (const event of events) {
@@ -257,7 +258,7 @@ export function renderTable(report: CompareReport, options: TableOptions = {}): 
   out.push(...wrap(configLine(report), width, 'run     ', '        '));
 
   for (const mtu of mtuOrder(report)) {
-    out.push('', paint('cyan', paint('bold', `MTU ${mtu}`)) + paint('dim', `  (${mtu - 52} B of payload per packet after IPv4+TCP+timestamp headers)`));
+    out.push('', paint('cyan', paint('bold', `MTU ${mtu}`)) + paint('dim', `  (${payloadBytes(mtu)} B of payload per packet after IPv4+TCP+timestamp headers)`));
     const block = mainBlock(report, mtu, notes, width, paint);
     out.push(...block.lines);
     if (block.hidden.length > 0) {
