@@ -1,5 +1,6 @@
 // Live progress on stderr: one rewritten line on a terminal, plain lines otherwise.
 import type { ProgressEvent } from './compare.js';
+import { MOVING } from './stats.js';
 
 function label(spec: { mode: string; mtu: number; touch: boolean; sender: string }): string {
   return `MTU ${spec.mtu} ${spec.touch ? 'touch  ' : 'notouch'} ${spec.mode}←${spec.sender}`;
@@ -36,7 +37,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): (
       }
       case 'result': {
         const r = event.result;
-        const text = `[${event.index}/${event.total}] r${r.repeat} ${label(r)}: ${r.gbps.toFixed(2)} Gbit/s, CPU ${r.cpu.percent.toFixed(1)}%, eff ${r.efficiency.toFixed(1)}${r.mode === 'zerocopy' || r.mode === 'flip' ? `, ${r.mappedPercent.toFixed(1)}% mapped` : ''}${r.mismatches ? `, ${r.mismatches} MISMATCHES` : ''}`;
+        const text = `[${event.index}/${event.total}] r${r.repeat} ${label(r)}: ${r.gbps.toFixed(2)} Gbit/s, CPU ${r.cpu.percent.toFixed(1)}%, eff ${r.efficiency.toFixed(1)}${MOVING.has(r.mode) ? `, ${r.mappedPercent.toFixed(1)}% mapped` : ''}${r.mismatches ? `, ${r.mismatches} MISMATCHES` : ''}`;
         write(text, !tty || event.index === event.total);
         break;
       }

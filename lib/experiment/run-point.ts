@@ -7,6 +7,7 @@ import type { Connection } from '../socket.js';
 import { cpuUsage, readCpu } from './cpu.js';
 import { nodeRead } from './node-reader.js';
 import { withPerf } from './perf.js';
+import { MOVING } from './stats.js';
 import type { Testbed } from './testbed.js';
 import type { CpuUsage, RowMode, RunResult, ThreadCpu } from './types.js';
 
@@ -133,7 +134,7 @@ async function receive(connection: Connection, spec: PointSpec, settings: RunSet
   const notes: string[] = [];
   if (r.fallbackReason) notes.push(r.fallbackReason);
   const mappedShare = r.bytes ? r.mappedBytes / r.bytes : 0;
-  if ((spec.mode === 'zerocopy' || spec.mode === 'flip') && mappedShare < 0.9)
+  if (MOVING.has(spec.mode) && mappedShare < 0.9)
     notes.push(`copy fallback: only ${(mappedShare * 100).toFixed(1)}% of bytes mapped (the kernel maps only whole-page, order-0 frags; a '${spec.sender}' sender on loopback ${spec.sender === 'write' ? 'builds compound-page frags' : 'did not provide them'})`);
   if (r.mismatches) notes.push(`${r.mismatches} bytes did not match the pattern (first at offset ${r.firstMismatchOffset})`);
   return {

@@ -2,7 +2,8 @@
 // the best page-moving vs best copy view, and the verdict in the paper's terms.
 import type { BestEntry, PointSummary, RowMode, RunResult, Spread, Summary } from './types.js';
 
-const MOVING: ReadonlySet<RowMode> = new Set(['zerocopy', 'flip']);
+/** The receive modes that move pages instead of copying. */
+export const MOVING: ReadonlySet<RowMode> = new Set(['zerocopy', 'flip']);
 const COPYING: ReadonlySet<RowMode> = new Set(['copy', 'iperf3', 'iperf3-Z']);
 
 export function spread(values: number[]): Spread {

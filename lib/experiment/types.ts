@@ -2,8 +2,8 @@
 // file (schema "pageflip-compare/1", documented in README.md). Every number here is measured in
 // the run that produced it; absent measurements are null with a reason, never 0.
 
-export type ReceiveMode = 'copy' | 'zerocopy' | 'flip' | 'copy-remap' | 'splice';
-export type SendMode = 'write' | 'zerocopy' | 'splice';
+import type { ReceiveMode, SendMode } from '../native.js';
+export type { ReceiveMode, SendMode } from '../native.js';
 /** Rows that are not a pageflip receive mode: Node's own net.Socket reader, and iperf3. */
 export type ReferenceMode = 'node' | 'iperf3' | 'iperf3-Z';
 export type RowMode = ReceiveMode | ReferenceMode;
