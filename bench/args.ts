@@ -1,4 +1,7 @@
-// Tiny flag reader shared by the benches: `--name value` and `--flag`.
+// Tiny flag reader shared by the benches (`--name value` and `--flag`), and their number and
+// column formatting.
+import { spread } from '../lib/experiment/stats.js';
+
 export function flag(name: string): boolean {
   return process.argv.includes(`--${name}`);
 }
@@ -12,16 +15,26 @@ export function option(name: string, fallback: number): number {
 }
 
 export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return spread(values).median;
 }
 
-/** Right-aligned columns under a header. */
-export function columns(header: string[], rows: string[][]): string {
+export interface ColumnOptions {
+  /** Indexes of the text (left-aligned) columns; the others are numbers. Default: the first. */
+  left?: number[];
+  /** A dash rule under the header. */
+  rule?: boolean;
+  /** Trailing spaces cut from every line (a blank last cell leaves none). */
+  trim?: boolean;
+}
+
+/** Columns two spaces apart under a header: text columns left-aligned, numbers right-aligned. */
+export function columns(header: string[], rows: string[][], { left = [0], rule = false, trim = false }: ColumnOptions = {}): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n');
+  const line = (cells: string[]) => {
+    const text = cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    return trim ? text.trimEnd() : text;
+  };
+  return [line(header), ...(rule ? [widths.map((w) => '-'.repeat(w)).join('  ')] : []), ...rows.map(line)].join('\n');
 }
 
 export function fixed(value: number, digits = 2): string {

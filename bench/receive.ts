@@ -16,6 +16,7 @@ import { capabilities, Receiver, receiveLoop, sendLoop, type Connection, type Se
 import { binding } from '../lib/native.js';
 import { PrivateNetwork } from '../lib/experiment/netns.js';
 import { cpuCount, cpuUsage, readCpu } from '../lib/experiment/cpu.js';
+import { columns, fixed, median } from './args.js';
 
 const KiB = 1024;
 const MB = 1e6;
@@ -135,12 +136,6 @@ function cpuSince(before: Map<number, number>, after: Map<number, number>, only?
   }
   return ns / 1e9;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 function compilePlainRecv(): { binary: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'pageflip-bench-'));
@@ -310,15 +305,7 @@ const rotate = <T>(xs: T[], n: number) => xs.map((_, i) => xs[(i + n) % xs.lengt
 
 // ---- output -------------------------------------------------------------------------------------
 
-const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
-const range = (xs: number[], digits = 1) => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;
-
-/** Columns in `left` are text (left-aligned); the others are numbers. */
-function table(header: string[], rows: string[][], left = [0, 1]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
+const range = (xs: number[], digits = 1) => `${fixed(Math.min(...xs), digits)}–${fixed(Math.max(...xs), digits)}`;
 
 // ---- main ---------------------------------------------------------------------------------------
 
@@ -357,7 +344,7 @@ try {
         list.push(run);
         results.set(key(config), list);
         done++;
-        process.stderr.write(`[${done}/${total}] repeat ${rep + 1}: ${label(config)}: ${fmt(run.gbps, 2)} Gbit/s\n`);
+        process.stderr.write(`[${done}/${total}] repeat ${rep + 1}: ${label(config)}: ${fixed(run.gbps, 2)} Gbit/s\n`);
       }
     }
   }
@@ -376,14 +363,14 @@ console.log(
 );
 console.log(
   `runs: sender ${seconds} s per run (${sendChunk / KiB} KiB per send), ${repeats} interleaved repeats after a warm-up, ` +
-    `${pin ? `receiver CPU ${rxCpu}, sender CPU ${txCpu}` : 'no pinning'}; JS main thread ${mainPinned}; total ${fmt(elapsedMin)} min`,
+    `${pin ? `receiver CPU ${rxCpu}, sender CPU ${txCpu}` : 'no pinning'}; JS main thread ${mainPinned}; total ${fixed(elapsedMin, 1)} min`,
 );
 if (!caps.msgZerocopy.supported) console.log(`no MSG_ZEROCOPY sender rows: ${caps.msgZerocopy.reason}`);
 if (!zerocopyReceive) console.log(`no zerocopy receive rows: ${caps.zerocopyReceive.reason}`);
 console.log(
   quietGate >= 100
     ? 'quiet gate: off'
-    : `quiet gate: each run waited for < ${quietGate}% machine-wide busy (${fmt(gateWaits / 60)} min waited in all; ` +
+    : `quiet gate: each run waited for < ${quietGate}% machine-wide busy (${fixed(gateWaits / 60, 1)} min waited in all; ` +
         `${gateTimeouts} of ${total + warmups} runs started after 20 s without it)`,
 );
 console.log('');
@@ -402,18 +389,18 @@ for (const sender of senders) {
         rows.push([
           rx === g.rx[0] ? `${g.chunk / KiB} KiB` : '',
           RX_LABEL[rx] + (rx === 'node' ? ' (64 KiB reads)' : ''),
-          fmt(median(runs.map((r) => r.gbps)), 2),
+          fixed(median(runs.map((r) => r.gbps)), 2),
           range(runs.map((r) => r.gbps), 2),
-          fmt(perMB((r) => r.threadCpu)),
-          fmt(perMB((r) => r.processCpu)),
-          fmt(median(runs.map((r) => r.sysPercent))),
-          fmt(median(runs.map((r) => r.sysUsPerMB))),
-          fmt(median(runs.map((r) => r.otherPercent))),
-          fmt(median(runs.map((r) => r.mappedPct))),
+          fixed(perMB((r) => r.threadCpu), 1),
+          fixed(perMB((r) => r.processCpu), 1),
+          fixed(median(runs.map((r) => r.sysPercent)), 1),
+          fixed(median(runs.map((r) => r.sysUsPerMB)), 1),
+          fixed(median(runs.map((r) => r.otherPercent)), 1),
+          fixed(median(runs.map((r) => r.mappedPct)), 1),
         ]);
       }
     }
-    console.log(table(header, rows));
+    console.log(columns(header, rows, { left: [0, 1], rule: true, trim: true }));
     console.log('');
   }
 }
@@ -432,21 +419,21 @@ for (const g of groups) {
   const at = `${g.sender === 'zerocopy' ? 'MSG_ZEROCOPY' : 'write()'} → ${g.mode}`;
   const js = pairedRatio(g, 'js', 'native-lw');
   const jsTarget = g.chunk >= 256 * KiB ? (median(js) >= 0.9 ? 'met (≥ 0.9)' : 'MISSED (< 0.9)') : 'no target below 256 KiB';
-  ratioRows.push([at, `${g.chunk / KiB} KiB`, 'JS Receiver ÷ native loop (default)', fmt(median(js), 3), range(js, 3), jsTarget]);
+  ratioRows.push([at, `${g.chunk / KiB} KiB`, 'JS Receiver ÷ native loop (default)', fixed(median(js), 3), range(js, 3), jsTarget]);
   const plain = pairedRatio(g, 'js', 'native');
-  ratioRows.push(['', '', 'JS Receiver ÷ native loop, lowWater 0', fmt(median(plain), 3), range(plain, 3), '(no target)']);
+  ratioRows.push(['', '', 'JS Receiver ÷ native loop, lowWater 0', fixed(median(plain), 3), range(plain, 3), '(no target)']);
   if (g.rx.includes('c')) {
     const c = pairedRatio(g, 'native-lw', 'c');
     // ≈ 1.0: a median within 3%, or below that with the per-repeat range reaching 1.0 (noise).
     const cTarget = median(c) >= 0.97 ? 'met (≈ 1.0 or better)' : Math.max(...c) >= 1 ? 'within noise (range spans 1.0)' : 'MISSED (< 0.97)';
-    ratioRows.push(['', '', 'native copy (default) ÷ plain C recv()', fmt(median(c), 3), range(c, 3), cTarget]);
+    ratioRows.push(['', '', 'native copy (default) ÷ plain C recv()', fixed(median(c), 3), range(c, 3), cTarget]);
   }
   if (g.rx.includes('node')) {
     const n = pairedRatio(g, 'js', 'node');
-    ratioRows.push(['', '', 'JS Receiver ÷ net.Socket', fmt(median(n), 3), range(n, 3), '']);
+    ratioRows.push(['', '', 'JS Receiver ÷ net.Socket', fixed(median(n), 3), range(n, 3), '']);
   }
 }
-console.log(table(['sender → mode', 'chunk', 'ratio', 'median', 'min–max', 'target'], ratioRows, [0, 1, 2, 5]));
+console.log(columns(['sender → mode', 'chunk', 'ratio', 'median', 'min–max', 'target'], ratioRows, { left: [0, 1, 2, 5], rule: true, trim: true }));
 console.log('');
 
 console.log(`method
