@@ -82,12 +82,10 @@ function senderFor(mode: ReceiveMode, index: number): SendMode {
   return sendModes[index % sendModes.length];
 }
 
-interface SegmentOutcome {
-  bytes: number;
-  mapped: number;
-  copied: number;
-  verified: number;
-  mismatches: number;
+/** What each connection adds to its mode's totals (the rest of SoakModeTotals counts segments). */
+const SUMMED = ['bytes', 'mapped', 'copied', 'verified', 'mismatches'] as const;
+
+interface SegmentOutcome extends Pick<SoakModeTotals, (typeof SUMMED)[number]> {
   sent: number;
   error?: string;
 }
@@ -144,10 +142,10 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
   const networks = new Map(mtus.map((mtu) => [mtu, PrivateNetwork.create(mtu)]));
   const perMode: Record<string, SoakModeTotals> = {};
   for (const mode of modes) perMode[mode] = { bytes: 0, mapped: 0, copied: 0, verified: 0, mismatches: 0, segments: 0 };
+  /** A field summed over the modes: the soak's totals are the per-mode ones added up. */
+  const total = (field: (typeof SUMMED)[number]) => Object.values(perMode).reduce((n, t) => n + t[field], 0);
   const errors: string[] = [];
   let bytes = 0;
-  let verified = 0;
-  let mismatches = 0;
   let connections = 0;
   try {
     // Warm-up: every kind of connection once, so lazily created process state (malloc arenas of
@@ -177,15 +175,9 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       }
       connections++;
       const totals = perMode[mode];
-      totals.bytes += outcome.bytes;
-      totals.mapped += outcome.mapped;
-      totals.copied += outcome.copied;
-      totals.verified += outcome.verified;
-      totals.mismatches += outcome.mismatches;
+      for (const field of SUMMED) totals[field] += outcome[field];
       totals.segments++;
       bytes += outcome.bytes;
-      verified += outcome.verified;
-      mismatches += outcome.mismatches;
       if (outcome.sent !== size || outcome.bytes !== size) errors.push(`${label}: sent ${outcome.sent}, received ${outcome.bytes} of ${size}`);
       if (outcome.verified !== outcome.bytes) errors.push(`${label}: verified ${outcome.verified} of ${outcome.bytes}`);
       if (outcome.mapped + outcome.copied !== outcome.bytes) errors.push(`${label}: mapped + copied != received`);
@@ -193,10 +185,12 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       const now = performance.now();
       if (options.onProgress && (now - lastProgress > 2000 || bytes >= target)) {
         lastProgress = now;
-        options.onProgress({ bytes, target, seconds: (now - start) / 1000, mismatches, segment: label });
+        options.onProgress({ bytes, target, seconds: (now - start) / 1000, mismatches: total('mismatches'), segment: label });
       }
     }
     const seconds = (performance.now() - start) / 1000;
+    const verified = total('verified');
+    const mismatches = total('mismatches');
     await settle();
     const after = processResources();
     const growth = resourceGrowth(before, after);
