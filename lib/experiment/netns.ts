@@ -57,17 +57,8 @@ export class PrivateNetwork {
   }
 
   /** A connected loopback TCP pair inside the namespace. */
-  async connectedPair(options: { mss?: number } = {}): Promise<{ client: Connection; server: Connection }> {
-    const { listener, pending } = this.run(() => {
-      const listener = listen({ host: '127.0.0.1' });
-      return { listener, pending: startConnect({ host: '127.0.0.1', port: listener.port, mss: options.mss }) };
-    });
-    try {
-      const [server, client] = await Promise.all([listener.accept(), pending.ready]);
-      return { client, server };
-    } finally {
-      listener.close();
-    }
+  connectedPair(options: { mss?: number } = {}): Promise<{ client: Connection; server: Connection }> {
+    return loopbackPair(options.mss, (fn) => this.run(fn));
   }
 
   /** Drops our handle; the namespace disappears with its last socket. Idempotent. */
@@ -75,6 +66,29 @@ export class PrivateNetwork {
     if (this.#fd === undefined) return;
     binding.closeFd(this.#fd);
     this.#fd = undefined;
+  }
+}
+
+/**
+ * A connected TCP pair on 127.0.0.1 (with TCP_MAXSEG `mss` on the client when given): the
+ * listener and the connect are created by `within` (in a namespace, or here), both ends are
+ * awaited together, and the listener is closed once they are (or on failure).
+ */
+export async function loopbackPair(mss: number | undefined, within: <T>(fn: () => T) => T = (fn) => fn()): Promise<{ client: Connection; server: Connection }> {
+  const { listener, pending } = within(() => {
+    const listener = listen({ host: '127.0.0.1' });
+    try {
+      return { listener, pending: startConnect({ host: '127.0.0.1', port: listener.port, mss }) };
+    } catch (error) {
+      listener.close();
+      throw error;
+    }
+  });
+  try {
+    const [server, client] = await Promise.all([listener.accept(), pending.ready]);
+    return { client, server };
+  } finally {
+    listener.close();
   }
 }
 

@@ -1,8 +1,7 @@
 // Where local runs happen: a private network namespace per MTU (lo MTU set), or, without the
 // rights for namespaces, the host's loopback with the MTU emulated by TCP_MAXSEG (MSS = MTU - 40).
 import type { Connection } from '../socket.js';
-import { listen, startConnect } from '../socket.js';
-import { PrivateNetwork, netnsUnavailableReason } from './netns.js';
+import { PrivateNetwork, loopbackPair, netnsUnavailableReason } from './netns.js';
 
 export interface Testbed {
   readonly kind: 'netns' | 'mss-emulation';
@@ -50,15 +49,8 @@ class MssTestbed implements Testbed {
     return undefined;
   }
 
-  async pair(mtu: number) {
-    const listener = listen({ host: '127.0.0.1' });
-    try {
-      const pending = startConnect({ host: '127.0.0.1', port: listener.port, mss: mtu - 40 });
-      const [server, client] = await Promise.all([listener.accept(), pending.ready]);
-      return { client, server };
-    } finally {
-      listener.close();
-    }
+  pair(mtu: number) {
+    return loopbackPair(mtu - 40);
   }
 
   close(): void {}
