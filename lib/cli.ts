@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { capabilities, type Feature } from './capabilities.js';
 import { formatCalibration, runCalibration } from './experiment/calibrate.js';
-import { compare, localEnvironment, RECEIVE_ROWS, type CompareOptions } from './experiment/compare.js';
+import { compare, localEnvironment, MAX_MTU, MIN_MTU, MIN_REPEATS, RECEIVE_ROWS, type CompareOptions } from './experiment/compare.js';
 import { referenceRunners, referenceNote } from './experiment/references.js';
 import { probePerfEvents } from './experiment/perf.js';
 import { progressReporter } from './experiment/progress.js';
@@ -127,7 +127,7 @@ function compareOptions(values: Values): CompareOptions & { json?: string; csv?:
   const str = (name: string) => values[name] as string | undefined;
   const options: CompareOptions & { json?: string; csv?: string; html?: string; peer?: string } = { quick: values.quick === true, perf: values.perf === true };
   if (str('modes')) options.modes = listArg<RowMode>('modes', str('modes')!, RECEIVE_ROWS, u);
-  if (str('mtu')) options.mtus = str('mtu')!.split(',').map((m) => numberArg('mtu', m, u, 576, true, 65536));
+  if (str('mtu')) options.mtus = str('mtu')!.split(',').map((m) => numberArg('mtu', m, u, MIN_MTU, true, MAX_MTU));
   if (str('touch')) options.touch = listArg('touch', str('touch')!, ['both', 'yes', 'no'] as const, u)[0];
   if (str('sender')) options.sender = listArg<SendMode>('sender', str('sender')!, ['write', 'zerocopy', 'splice'], u)[0];
   if (str('seconds') && str('bytes')) throw new UsageError('--seconds and --bytes are exclusive', u);
@@ -135,7 +135,7 @@ function compareOptions(values: Values): CompareOptions & { json?: string; csv?:
   if (str('bytes')) options.bytes = sizeArg('bytes', str('bytes')!, u);
   if (str('chunk')) options.chunkBytes = sizeArg('chunk', str('chunk')!, u);
   if (options.chunkBytes !== undefined && options.chunkBytes > 64 * 2 ** 20) throw new UsageError('--chunk must be at most 64m', u);
-  if (str('repeats')) options.repeats = numberArg('repeats', str('repeats')!, u, 1, true);
+  if (str('repeats')) options.repeats = numberArg('repeats', str('repeats')!, u, MIN_REPEATS, true);
   if (str('warmup')) options.warmupSeconds = numberArg('warmup', str('warmup')!, u, 0);
   if (str('cpus')) {
     if (str('cpus') === 'none') options.cpus = null;
@@ -217,7 +217,7 @@ async function infoCommand(args: string[]): Promise<number> {
   }
   const caps = capabilities();
   const { hostInfo } = await import('./experiment/host.js');
-  const host = hostInfo();
+  const host = hostInfo(caps);
   const netns = netnsUnavailableReason();
   const iperf3 = referenceNote();
   const perf = await probePerfEvents();
@@ -228,7 +228,7 @@ async function infoCommand(args: string[]): Promise<number> {
   }
   console.log(`${host.hostname}: Linux ${caps.kernelRelease} (${caps.machine}), ${host.cpuModel}, ${caps.cpus} CPUs, page size ${caps.pageSize}`);
   console.log('\nmechanisms');
-  console.log(line('zero-copy receive', { ...caps.zerocopyReceive, reason: caps.zerocopyReceive.reason }));
+  console.log(line('zero-copy receive', caps.zerocopyReceive));
   console.log(line('MSG_ZEROCOPY send', caps.msgZerocopy));
   console.log(line('splice / vmsplice', caps.splice));
   console.log(line('mremap DONTUNMAP', caps.mremapDontUnmap));

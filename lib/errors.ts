@@ -21,8 +21,8 @@ export function pageflipTypeError(message: string): TypeError & { code: Pageflip
   return withCode(new TypeError(message), 'ERR_PAGEFLIP_INVALID_ARG_TYPE');
 }
 
-export function pageflipRangeError(message: string, code: PageflipErrorCode = 'ERR_PAGEFLIP_OUT_OF_RANGE') {
-  return withCode(new RangeError(message), code);
+export function pageflipRangeError(message: string) {
+  return withCode(new RangeError(message), 'ERR_PAGEFLIP_OUT_OF_RANGE');
 }
 
 export function isCodedError(error: unknown): error is CodedError {

@@ -1,7 +1,7 @@
 // Native hot loops: receive or send a byte count or a duration on a dedicated native thread.
 // The data is the deterministic pattern (stream offset + seed), so the receiver can verify
 // every byte ("touch") without shared state.
-import { binding, type ReceiveLoopStats, type ReceiveMode, type SendLoopStats, type SendMode } from './native.js';
+import { binding, type NativeLoop, type ReceiveLoopStats, type ReceiveMode, type SendLoopStats, type SendMode } from './native.js';
 import type { Connection } from './socket.js';
 
 export type { ReceiveLoopStats, SendLoopStats } from './native.js';
@@ -47,7 +47,7 @@ export interface RunningLoop<T> {
   stop(): void;
 }
 
-function start<T>(loop: { start(): Promise<T>; stop(): void }): RunningLoop<T> {
+function start<T>(loop: NativeLoop<T>): RunningLoop<T> {
   return { done: loop.start(), stop: () => loop.stop() };
 }
 

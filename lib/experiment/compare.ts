@@ -54,6 +54,11 @@ export interface CompareEnvironment {
   close(): void;
 }
 
+/** The MTU range and the fewest repeats a compare accepts (the CLI checks its arguments against the same). */
+export const MIN_MTU = 576;
+export const MAX_MTU = 65536;
+export const MIN_REPEATS = 1;
+
 export function resolveConfig(options: CompareOptions, network: CompareConfig['network'], peer: string | null): CompareConfig {
   const quick = options.quick ?? false;
   const cpus = capabilities().cpus;
@@ -73,8 +78,8 @@ export function resolveConfig(options: CompareOptions, network: CompareConfig['n
     peer,
     quick,
   };
-  if (config.repeats < 1) throw pageflipRangeError('repeats must be at least 1');
-  for (const mtu of config.mtus) if (!(mtu >= 576 && mtu <= 65536)) throw pageflipRangeError(`MTU ${mtu} is outside 576..65536`);
+  if (config.repeats < MIN_REPEATS) throw pageflipRangeError(`repeats must be at least ${MIN_REPEATS}`);
+  for (const mtu of config.mtus) if (!(mtu >= MIN_MTU && mtu <= MAX_MTU)) throw pageflipRangeError(`MTU ${mtu} is outside ${MIN_MTU}..${MAX_MTU}`);
   if (config.cpus && Math.max(config.cpus.rx, config.cpus.tx) >= cpus)
     throw pageflipRangeError(`--cpus ${config.cpus.rx},${config.cpus.tx}: this machine has CPUs 0..${cpus - 1}`);
   return config;

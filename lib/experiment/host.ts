@@ -1,7 +1,7 @@
 // Who measured: kernel, CPU, cores, page size, THP; recorded with every report.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { capabilities } from '../capabilities.js';
+import { capabilities, type Capabilities } from '../capabilities.js';
 import { packageRoot } from '../native.js';
 import type { HostInfo } from './types.js';
 
@@ -20,8 +20,8 @@ export function pageflipVersion(): string {
   return (JSON.parse(readFileSync(`${packageRoot}/package.json`, 'utf8')) as { version: string }).version;
 }
 
-export function hostInfo(): HostInfo {
-  const caps = capabilities();
+/** `caps`: the capabilities() the caller already has, so they are not probed twice. */
+export function hostInfo(caps: Capabilities = capabilities()): HostInfo {
   const cpu = cpuInfo();
   return {
     hostname: hostname(),
