@@ -27,6 +27,7 @@
 #include "errors.h"
 #include "mapping.h"
 #include "region.h"
+#include "thread_task.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -208,10 +209,7 @@ class Scratch {
 };
 
 SysError PinSelf(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (int err = pthread_setaffinity_np(pthread_self(), sizeof set, &set))
+  if (int err = PinCurrentThread(cpu))
     return SysError{err, "pthread_setaffinity_np", "could not pin a calibration thread to CPU " + std::to_string(cpu)};
   return {};
 }

@@ -99,10 +99,7 @@ struct LoopBase {
   bool Prepare(int option) {
     timeout_option = option;
     if (cpu >= 0) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(cpu, &set);
-      if (int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set)) {
+      if (int err = PinCurrentThread(cpu)) {
         error = {err, "pthread_setaffinity_np", "pinning the loop to CPU " + std::to_string(cpu)};
         return false;
       }

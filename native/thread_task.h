@@ -1,16 +1,28 @@
 // Runs blocking work on a dedicated native thread (never the JS thread, never libuv's small
 // threadpool) and settles a promise on the JS thread when it is done.
+// Also: pinning the current thread to a CPU (loops and calibration threads).
 //
 // Task must provide:  void Run();                                      // on the worker thread
 //                     void Settle(Napi::Env, Napi::Promise::Deferred&); // on the JS thread
 //                     void Abort();                                    // env teardown: stop soon
 #pragma once
 #include <napi.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <memory>
 #include <thread>
 
 namespace pageflip {
+
+// Pins the calling thread to one CPU. Returns 0 or the errno pthread_setaffinity_np gave; the
+// caller says what was being pinned.
+inline int PinCurrentThread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 
 template <class Task>
 class ThreadJob {
