@@ -52,11 +52,9 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
                    dontunmap ? "mremap(MREMAP_DONTUNMAP) works on anonymous memory"
                              : "mremap(MREMAP_DONTUNMAP) was refused (needs Linux 5.7+); moves re-map the source"));
   caps.Set("externalBuffers", ExternalBuffers(env));
-  const ZerocopyProbe& zc = ProbeZerocopyReceive();
-  Napi::Object zerocopy = AddonData::Of(env).simulate_no_zerocopy
-                              ? Feature(env, false, "TCP_ZEROCOPY_RECEIVE disabled by the test switch")
-                              : Feature(env, zc.supported, zc.reason);
-  zerocopy.Set("abi", zc.supported && !AddonData::Of(env).simulate_no_zerocopy ? Napi::Value(Napi::String::New(env, AbiName(zc.abi))) : env.Null());
+  const ZerocopyProbe& zc = ProbeZerocopyReceive(AddonData::Of(env).simulate_no_zerocopy);
+  Napi::Object zerocopy = Feature(env, zc.supported, zc.reason);
+  zerocopy.Set("abi", zc.supported ? Napi::Value(Napi::String::New(env, AbiName(zc.abi))) : env.Null());
   caps.Set("zerocopyReceive", zerocopy);
   caps.Set("msgZerocopy", Feature(env, ProbeMsgZerocopy().supported, ProbeMsgZerocopy().reason));
   caps.Set("splice", Feature(env, ProbeSplice().supported, ProbeSplice().reason));

@@ -98,10 +98,8 @@ bool ReceiveEngine::Setup(SysError* error, std::string* error_code) {
 
   bool wants_mapping = mode_ == ReceiveMode::kZerocopy || mode_ == ReceiveMode::kFlip;
   if (wants_mapping) {
-    const ZerocopyProbe& probe = ProbeZerocopyReceive();
-    std::string missing = options_.zerocopy_unavailable ? "TCP_ZEROCOPY_RECEIVE disabled by the test switch"
-                          : !probe.supported           ? probe.reason
-                                                       : "";
+    const ZerocopyProbe& probe = ProbeZerocopyReceive(options_.zerocopy_unavailable);
+    std::string missing = probe.supported ? "" : probe.reason;
     if (!missing.empty()) {
       if (!options_.allow_fallback) {
         *error_code = "ERR_PAGEFLIP_UNSUPPORTED";

@@ -63,7 +63,9 @@ bool LoopbackPair(UniqueFd* client, UniqueFd* server, std::string* why) {
 
 }  // namespace
 
-const ZerocopyProbe& ProbeZerocopyReceive() {
+const ZerocopyProbe& ProbeZerocopyReceive(bool simulate_missing) {
+  static const ZerocopyProbe disabled{false, ZerocopyAbi::kNone, "TCP_ZEROCOPY_RECEIVE disabled by the test switch"};
+  if (simulate_missing) return disabled;
   static const ZerocopyProbe probe = [] {
     ZerocopyProbe result;
     UniqueFd client, server;

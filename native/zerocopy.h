@@ -43,7 +43,8 @@ struct ZerocopyProbe {
   std::string reason;
 };
 // Probes once per process over a loopback connection (or reports why it could not).
-const ZerocopyProbe& ProbeZerocopyReceive();
+// simulate_missing (the test switch) answers "unsupported" without probing.
+const ZerocopyProbe& ProbeZerocopyReceive(bool simulate_missing = false);
 
 struct SimpleProbe {
   bool supported = false;
