@@ -34,13 +34,15 @@ function transparentHugePages(): Capabilities['transparentHugePages'] {
   return { supported: true, mode, reason: `THP mode "${mode}"; hugePages regions use MADV_HUGEPAGE` };
 }
 
+// Asks the kernel rather than guessing from the user id or from binaries on PATH: the library
+// creates namespaces and configures lo itself (no `ip` or `unshare` needed).
 function networkNamespaces(): Feature {
-  const root = process.getuid?.() === 0;
-  const unshare = findExecutable('unshare');
-  const ip = findExecutable('ip');
-  if (!root) return { supported: false, reason: 'creating network namespaces needs root (CAP_SYS_ADMIN)' };
-  if (!ip) return { supported: false, reason: '`ip` (iproute2) not found; install iproute2' };
-  return { supported: true, reason: `root; ip at ${ip}${unshare ? `, unshare at ${unshare}` : ''}` };
+  try {
+    binding.closeFd(binding.netnsCreate());
+    return { supported: true, reason: 'unshare(CLONE_NEWNET) works; lo is configured natively' };
+  } catch (error) {
+    return { supported: false, reason: (error as Error).message };
+  }
 }
 
 function perf(): Capabilities['perf'] {
