@@ -131,7 +131,7 @@ function methodLines(config: CompareConfig, env: CompareEnvironment): string[] {
   if (config.perf)
     lines.push('perf: `perf stat -a` with counters enabled/disabled over its control pipe exactly around each receiver run; per MB of received data; counters perf cannot count are shown unavailable');
   if (env.references.size)
-    lines.push(`iperf3: server and client in the same namespace and MTU, pinned like pageflip (-A), for ${iperf3Seconds(config.seconds)}s (iperf3 -t takes whole seconds); CPU from the same /proc/stat sampling around the client process (includes its start-up); iperf3 never reads its payload, so its rows are notouch only`);
+    lines.push(`iperf3: server and client in the same namespace and MTU, pinned like pageflip (-A), for ${iperf3Seconds(config.seconds)}s (iperf3 -t takes whole seconds); CPU (and perf counters) from the same /proc/stat sampling window around the client process (includes its start-up, not the server's); iperf3 never reads its payload, so its rows are notouch only`);
   return lines;
 }
 

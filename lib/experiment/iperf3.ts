@@ -8,6 +8,7 @@ import { findExecutable } from '../capabilities.js';
 import { pageflipError, pageflipRangeError, pageflipTypeError } from '../errors.js';
 import { cpuUsage, readCpu } from './cpu.js';
 import type { PrivateNetwork } from './netns.js';
+import type { PerfWindow } from './perf.js';
 import type { CpuUsage } from './types.js';
 
 /** What one iperf3 client `-J` report says about a TCP test. */
@@ -65,6 +66,8 @@ export interface Iperf3Options {
   signal?: AbortSignal;
   /** Extra time beyond `seconds` before both processes are killed; default 10. */
   graceSeconds?: number;
+  /** Opened just before and closed just after the CPU window around the client (perf counting). */
+  window?: PerfWindow;
 }
 
 type Iperf3ErrorCode = 'ERR_PAGEFLIP_IPERF3' | 'ERR_PAGEFLIP_IPERF3_MISSING' | 'ERR_PAGEFLIP_IPERF3_TIMEOUT';
@@ -337,12 +340,14 @@ export async function runIperf3(network: PrivateNetwork, options: Iperf3Options)
 
     // The CPU window spans client start-up, the control and data connection set-up and the
     // result exchange besides the test itself: tens of milliseconds against multi-second runs.
+    await until(options.window?.open() ?? Promise.resolve());
     const before = readCpu();
     const started = performance.now();
     const client = watch(network.spawn(path, clientArgs, { stdio: ['ignore', 'pipe', 'pipe'] }));
     children.push(client);
     const exit = await until(client.exited);
     const after = readCpu();
+    await until(options.window?.close() ?? Promise.resolve());
     const wallSeconds = (performance.now() - started) / 1000;
 
     let result: Iperf3Result;

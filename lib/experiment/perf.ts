@@ -43,6 +43,7 @@ export function parsePerfStat(text: string, events: readonly string[], bytes: nu
 }
 
 export class PerfSession {
+  #counting = false;
   readonly #child: ChildProcess;
   readonly #events: readonly string[];
   #stderr = '';
@@ -83,13 +84,20 @@ export class PerfSession {
     await acked;
   }
 
-  enable(): Promise<void> {
-    return this.#command('enable');
+  async enable(): Promise<void> {
+    await this.#command('enable');
+    this.#counting = true;
   }
 
-  /** Disables the counters, ends perf and returns the counts (per MB of `bytes`). */
-  async finish(bytes: number): Promise<PerfCounter[]> {
+  async disable(): Promise<void> {
+    if (!this.#counting) return;
+    this.#counting = false;
     await this.#command('disable');
+  }
+
+  /** Disables the counters (if still counting), ends perf and returns the counts (per MB of `bytes`). */
+  async finish(bytes: number): Promise<PerfCounter[]> {
+    await this.disable();
     const closed = new Promise<void>((resolve) => this.#child.once('close', () => resolve()));
     this.#child.kill('SIGINT');
     await closed;
@@ -102,14 +110,25 @@ export class PerfSession {
   }
 }
 
-/** Runs `measure` with system-wide perf counters enabled exactly around it when `enabled`: perf
- * is started and enabled before, finished (per MB of the measured bytes) after, killed if
- * anything fails. Without `enabled`, counters are null. */
-export async function withPerf<T>(enabled: boolean, measure: () => Promise<T>, bytes: (result: T) => number): Promise<{ result: T; counters: PerfCounter[] | null }> {
+/** The span perf counts, opened and closed by a measurement around exactly what it measures
+ * (the same span as its /proc/stat sampling); both do nothing when perf is off. */
+export interface PerfWindow {
+  open(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Runs `measure` with system-wide perf counters when `enabled`: perf is started before, counts
+ * only inside the window `measure` opens, is finished (per MB of the measured bytes) after and
+ * killed if anything fails. Without `enabled`, counters are null. */
+export async function withPerf<T>(
+  enabled: boolean,
+  measure: (window: PerfWindow) => Promise<T>,
+  bytes: (result: T) => number,
+): Promise<{ result: T; counters: PerfCounter[] | null }> {
   let perf = enabled ? PerfSession.start() : undefined;
+  const window: PerfWindow = { open: async () => perf?.enable(), close: async () => perf?.disable() };
   try {
-    await perf?.enable();
-    const result = await measure();
+    const result = await measure(window);
     const counters = perf ? await perf.finish(bytes(result)) : null;
     perf = undefined;
     return { result, counters };

@@ -24,7 +24,8 @@ function iperf3Runner(testbed: Testbed, zerocopy: boolean): ReferenceRunner {
     // iperf3 -t takes whole seconds: the nearest, at least 1 (also for --bytes runs).
     const { result: run, counters } = await withPerf(
       settings.perf,
-      () => runIperf3(network, { seconds: iperf3Seconds(settings.seconds), zerocopy, cpus: settings.cpus }),
+      // Counted over the client's /proc/stat window only, not the server's start-up and exit.
+      (window) => runIperf3(network, { seconds: iperf3Seconds(settings.seconds), zerocopy, cpus: settings.cpus, window }),
       (r) => r.result.bytes,
     );
     const { bytes, seconds } = run.result;

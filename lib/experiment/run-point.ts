@@ -161,10 +161,13 @@ export async function runPoint(side: SenderSide, spec: PointSpec, settings: RunS
   try {
     const { result: measured, counters } = await withPerf(
       settings.perf,
-      async () => {
+      async (window) => {
+        await window.open();
         const before = readCpu();
         const received = await receive(stream.connection, spec, settings);
-        return { before, received, after: readCpu() };
+        const after = readCpu();
+        await window.close();
+        return { before, received, after };
       },
       (m) => m.received.bytes,
     );
