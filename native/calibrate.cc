@@ -504,33 +504,19 @@ SysError Measure(const Options& options, const std::atomic<bool>& stop, Results*
 
 // ---- the binding: options in, promise out -------------------------------------------------------
 
-// Runs on its own thread through ThreadJob; one at a time per process (g_running).
+struct Job;
+void Finish(Napi::Env env, void* unused, Job* job);
+using Tsfn = Napi::TypedThreadSafeFunction<Job>;
+
 struct Job {
+  explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
   Options options;
+  Napi::Promise::Deferred deferred;
+  Tsfn tsfn;
+  std::thread thread;
   std::atomic<bool> stop{false};
   Results results;
   SysError error;
-  bool settled = false;
-
-  // The environment went away before Settle: free the slot here (not after a Settle, when a
-  // new calibration may already hold it).
-  ~Job() {
-    if (!settled) g_running.store(false);
-  }
-
-  void Run() {
-    try {
-      error = Measure(options, stop, &results);
-    } catch (const std::bad_alloc&) {
-      error = SysError{ENOMEM, "calibrate", "out of memory while calibrating"};
-    }
-  }
-  void StartFailed(const SysError& e) {
-    error = e;
-    error.hint = "could not start the calibration thread";
-  }
-  void Abort() { stop.store(true); }
-  void Settle(Napi::Env env, Napi::Promise::Deferred& deferred);
 };
 
 Options ReadOptions(Napi::Env env, Napi::Value value) {
@@ -721,13 +707,29 @@ Napi::Object ResultJs(Napi::Env env, const Job& job) {
   return result;
 }
 
-void Job::Settle(Napi::Env env, Napi::Promise::Deferred& deferred) {
-  settled = true;
-  g_running.store(false);  // before the promise settles, so its handlers may calibrate again
-  if (error)
-    deferred.Reject(ErrnoError(env, error).Value());
-  else
-    deferred.Resolve(ResultJs(env, *this));
+void Run(Job* job) {
+  try {
+    job->error = Measure(job->options, job->stop, &job->results);
+  } catch (const std::bad_alloc&) {
+    job->error = SysError{ENOMEM, "calibrate", "out of memory while calibrating"};
+  }
+  job->tsfn.Release();  // last touch of the job on this thread: Finish may run right away
+}
+
+// Runs on the JS thread once the calibration thread released the function (or at env teardown).
+void Finish(Napi::Env env, void*, Job* raw) {
+  std::unique_ptr<Job> job(raw);
+  job->stop.store(true);
+  if (job->thread.joinable()) job->thread.join();
+  g_running.store(false);
+  try {
+    if (job->error)
+      job->deferred.Reject(ErrnoError(env, job->error).Value());
+    else
+      job->deferred.Resolve(ResultJs(env, *job));
+  } catch (const Napi::Error&) {
+    // The environment is going away; nobody can observe the promise any more.
+  }
 }
 
 }  // namespace
@@ -738,14 +740,21 @@ Napi::Value Calibrate(const Napi::CallbackInfo& info) {
   bool expected = false;
   if (!g_running.compare_exchange_strong(expected, true))
     ThrowState(env, "ERR_PAGEFLIP_BUSY", "a calibration is already running in this process; await it first");
-  auto job = std::make_shared<Job>();
+  auto job = std::make_unique<Job>(env);
   job->options = options;
-  Napi::Promise promise;
+  Napi::Promise promise = job->deferred.Promise();
   try {
-    promise = ThreadJob<Job>::Start(env, job);
+    job->tsfn = Tsfn::New(env, "pageflip.calibrate", 0, 1, job.get(), Finish, static_cast<void*>(nullptr));
   } catch (...) {
     g_running.store(false);
     throw;
+  }
+  Job* raw = job.release();  // owned by the thread-safe function's finalizer from here on
+  try {
+    raw->thread = std::thread(Run, raw);
+  } catch (const std::system_error& e) {
+    raw->error = SysError{e.code().value(), "pthread_create", "could not start the calibration thread"};
+    raw->tsfn.Release();
   }
   return promise;
 }
