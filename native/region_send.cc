@@ -26,6 +26,7 @@ class RegionSendTask {
   std::shared_ptr<std::atomic<bool>> stop;
 
   void Abort() { stop->store(true); }
+  void StartFailed(const SysError& e) { error_ = e; }
 
   void Run() {
     SendEngine engine(fd.get(), mode, chunk, /*nonblocking=*/true);

@@ -96,6 +96,8 @@ struct LoopBase {
     elapsed = Now() - started_at;
   }
 
+  void StartFailed(const SysError& e) { error = e; }
+
   bool Prepare(int option) {
     timeout_option = option;
     if (cpu >= 0) {

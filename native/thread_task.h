@@ -5,13 +5,17 @@
 // Task must provide:  void Run();                                      // on the worker thread
 //                     void Settle(Napi::Env, Napi::Promise::Deferred&); // on the JS thread
 //                     void Abort();                                    // env teardown: stop soon
+//                     void StartFailed(const SysError&);               // no thread: Settle reports it
 #pragma once
 #include <napi.h>
 #include <pthread.h>
 #include <sched.h>
 
 #include <memory>
+#include <system_error>
 #include <thread>
+
+#include "errors.h"
 
 namespace pageflip {
 
@@ -33,12 +37,21 @@ class ThreadJob {
     // Registered after the thread-safe function, so at teardown it runs first (hooks run in
     // reverse order): the worker is stopped and joined while the function is still valid.
     napi_add_env_cleanup_hook(env, &ThreadJob::Teardown, job);
-    job->thread_ = std::thread([job] {
-      job->task_->Run();
-      job->tsfn_.BlockingCall(static_cast<void*>(nullptr));
+    Napi::Promise promise = job->deferred_.Promise();
+    try {
+      job->thread_ = std::thread([job] {
+        job->task_->Run();
+        job->tsfn_.BlockingCall(static_cast<void*>(nullptr));
+        job->tsfn_.Release();
+      });
+    } catch (const std::system_error& e) {
+      // Settle still runs (on a later turn of the event loop), so the task rejects its promise
+      // and gives back what it holds, as after a failed Run.
+      job->task_->StartFailed(SysError{e.code().value(), "pthread_create", "could not start a worker thread"});
+      job->tsfn_.NonBlockingCall(static_cast<void*>(nullptr));
       job->tsfn_.Release();
-    });
-    return job->deferred_.Promise();
+    }
+    return promise;
   }
 
  private:
