@@ -2,7 +2,7 @@
 // the best page-moving vs best copy view, and the verdict in the paper's terms.
 import type { BestEntry, PointSummary, RowMode, RunResult, Spread, Summary } from './types.js';
 
-/** The receive modes that move pages instead of copying. */
+/** Page-moving receive modes (they move pages instead of copying): the ones the paper's question is about (verdict, best rows, chart colours). */
 export const MOVING: ReadonlySet<RowMode> = new Set(['zerocopy', 'flip']);
 const COPYING: ReadonlySet<RowMode> = new Set(['copy', 'iperf3', 'iperf3-Z']);
 

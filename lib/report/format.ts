@@ -57,8 +57,6 @@ export function bytesLabel(bytes: number): string {
 const MODE_ORDER: readonly RowMode[] = [...RECEIVE_MODES, ...REFERENCE_MODES];
 const SENDER_ORDER: Array<SendMode | 'iperf3'> = ['zerocopy', 'write', 'splice', 'iperf3'];
 
-/** Page-moving receive modes: the ones the paper's question is about. */
-export const MOVING_MODES: ReadonlySet<RowMode> = new Set<RowMode>(['zerocopy', 'flip']);
 
 function rank<T>(order: readonly T[], value: T): number {
   const i = order.indexOf(value);

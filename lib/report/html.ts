@@ -1,10 +1,10 @@
 // The HTML report: one self-contained page (inline CSS and SVG, no script, nothing fetched) that
 // can be mailed or attached to a bug. Charts follow the paper's Figures 1-2: per MTU, bars per
 // receive mode for notouch and touch, plus the paper's published efficiencies beside this run's.
+import { MOVING } from '../experiment/stats.js';
 import type { CompareReport, HostInfo, PointSummary, RowMode } from '../experiment/types.js';
 import {
   NA,
-  MOVING_MODES,
   blockPoints,
   bytesLabel,
   configLine,
@@ -32,7 +32,7 @@ import { barChart, escapeXml as esc, type BarCell, type BarGroup, type LegendIte
 type Family = 'copy' | 'moving' | 'reference';
 
 function family(mode: RowMode): Family {
-  if (MOVING_MODES.has(mode)) return 'moving';
+  if (MOVING.has(mode)) return 'moving';
   return mode === 'node' || mode.startsWith('iperf3') ? 'reference' : 'copy';
 }
 
