@@ -181,7 +181,8 @@ async function compareCommand(args: string[]): Promise<number> {
     return 0;
   }
   const options = compareOptions(values);
-  const references = options.reference === 'none' || options.peer ? new Map() : referenceRunners(options, (m: string) => process.stderr.write(`${m}\n`));
+  // referenceRunners() itself honours --reference none.
+  const references = options.peer ? new Map() : referenceRunners(options, (m: string) => process.stderr.write(`${m}\n`));
   const env = options.peer ? await peerEnvironment(options.peer) : localEnvironment(options, references);
   try {
     const report = await compare(options, env, progressReporter());

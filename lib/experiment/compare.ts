@@ -157,7 +157,7 @@ export async function compare(
   }
   if (!config.cpus) warn('fewer than 2 CPUs: sender and receiver share a CPU, so the figures include their competition');
 
-  const references = [...env.references.keys()].filter((mode) => options.reference !== 'none');
+  const references = options.reference === 'none' ? [] : [...env.references.keys()];
   const points = plan(config, references);
   const total = points.length * config.repeats;
   onProgress({ kind: 'start', total, config });
