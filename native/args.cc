@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -88,6 +89,12 @@ Napi::Function ToFunction(Napi::Env env, Napi::Value value, const char* name) {
 }
 
 int FdArg(Napi::Env env, Napi::Value value) { return static_cast<int>(ToInt(env, value, "fd", 0, INT32_MAX)); }
+
+UniqueFd DupFdOrThrow(Napi::Env env, int fd, const char* what) {
+  UniqueFd copy(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!copy) ThrowErrno(env, errno, "fcntl", what);
+  return copy;
+}
 
 uint64_t ToPageMultiple(Napi::Env env, Napi::Value value, const char* name) {
   uint64_t bytes = ToUint(env, value, name, 1);

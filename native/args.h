@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "fd.h"
+
 namespace pageflip {
 
 constexpr uint64_t kMaxSafeInteger = 9007199254740991ULL;  // 2^53 - 1
@@ -24,6 +26,8 @@ Napi::Object ToObjectOrEmpty(Napi::Env env, Napi::Value value, const char* name)
 Napi::Function ToFunction(Napi::Env env, Napi::Value value, const char* name);
 // A file descriptor argument named "fd": an integer between 0 and INT32_MAX.
 int FdArg(Napi::Env env, Napi::Value value);
+// An F_DUPFD_CLOEXEC duplicate of fd; throws the errno with `what` as the hint when it fails.
+UniqueFd DupFdOrThrow(Napi::Env env, int fd, const char* what);
 
 size_t PageSize();
 // A positive multiple of the page size (for region and slot sizes).

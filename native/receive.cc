@@ -161,15 +161,11 @@ bool ReceiveEngine::Setup(SysError* error, std::string* error_code) {
     if (!map_anonymous(&staging_area_, slot_bytes_, PROT_READ | PROT_WRITE)) return false;
   }
   if (mode_ == ReceiveMode::kSplice) {
-    int pipes[2];
-    if (pipe2(pipes, O_CLOEXEC | O_NONBLOCK) != 0) {
-      *error = {errno, "pipe2", ""};
+    // One chunk per splice needs a pipe that holds a chunk (root may exceed pipe-max-size).
+    if (int err = OpenPipe(O_CLOEXEC | O_NONBLOCK, slot_bytes_, &pipe_read_, &pipe_write_)) {
+      *error = {err, "pipe2", ""};
       return false;
     }
-    pipe_read_.reset(pipes[0]);
-    pipe_write_.reset(pipes[1]);
-    // One chunk per splice needs a pipe that holds a chunk (root may exceed pipe-max-size).
-    if (fcntl(pipes[1], F_SETPIPE_SZ, static_cast<int>(slot_bytes_)) < 0) fcntl(pipes[1], F_SETPIPE_SZ, 1 << 20);
   }
   return true;
 }

@@ -89,8 +89,7 @@ Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(
   core_->max_leases = engine_options.slots;
   core_->verify = ToBoolOr(env, options.Get("verify"), "options.verify", false);
   core_->seed = ToUintOr(env, options.Get("seed"), "options.seed", 1);
-  core_->fd.reset(fcntl(fd, F_DUPFD_CLOEXEC, 0));
-  if (!core_->fd) ThrowErrno(env, errno, "fcntl", "duplicating the socket for the receiver");
+  core_->fd = DupFdOrThrow(env, fd, "duplicating the socket for the receiver");
   SysError error;
   std::string code;
   core_->engine = ReceiveEngine::Create(core_->fd.get(), engine_options, &error, &code);

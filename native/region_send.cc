@@ -108,8 +108,7 @@ Napi::Value RegionSend::Start(const Napi::CallbackInfo& info) {
   task->chunk = ToUintOr(env, options.Get("chunkSize"), "options.chunkSize", 256 * 1024, 1, 64ull << 20);
   if (task->mode == SendMode::kSplice && (task->offset % PageSize() || task->chunk % PageSize()))
     throw CodedRangeError(env, "ERR_PAGEFLIP_NOT_PAGE_MULTIPLE", "splice gifts whole pages: offset and chunkSize must be page multiples");
-  task->fd.reset(fcntl(fd_, F_DUPFD_CLOEXEC, 0));
-  if (!task->fd) ThrowErrno(env, errno, "fcntl", "duplicating the socket for the send");
+  task->fd = DupFdOrThrow(env, fd_, "duplicating the socket for the send");
   task->mapping = region->Lend(env);  // throws if closed or already lent
   task->region = Napi::Persistent(region_.Value());
   task->stop = stop_;

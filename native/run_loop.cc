@@ -382,8 +382,7 @@ Napi::Value Loop::Start(const Napi::CallbackInfo& info) {
   auto attach = [&](LoopBase& task) {
     ReadLimits(env, options, task);
     task.stop = stop_;
-    task.fd.reset(fcntl(fd_, F_DUPFD_CLOEXEC, 0));
-    if (!task.fd) ThrowErrno(env, errno, "fcntl", "duplicating the socket for the loop");
+    task.fd = DupFdOrThrow(env, fd_, "duplicating the socket for the loop");
   };
 
   Napi::Promise promise;

@@ -58,14 +58,10 @@ bool SendEngine::Setup(SysError* error) {
     }
   }
   if (mode_ == SendMode::kSplice) {
-    int pipes[2];
-    if (pipe2(pipes, O_CLOEXEC) != 0) {
-      *error = {errno, "pipe2", ""};
+    if (int err = OpenPipe(O_CLOEXEC, chunk_, &pipe_read_, &pipe_write_)) {
+      *error = {err, "pipe2", ""};
       return false;
     }
-    pipe_read_.reset(pipes[0]);
-    pipe_write_.reset(pipes[1]);
-    if (fcntl(pipes[1], F_SETPIPE_SZ, static_cast<int>(chunk_)) < 0) fcntl(pipes[1], F_SETPIPE_SZ, 1 << 20);
   }
   return true;
 }

@@ -188,8 +188,7 @@ Napi::Value ShutdownFd(const Napi::CallbackInfo& info) {
 
 Napi::Value DupFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  UniqueFd fd(fcntl(FdArg(env, info[0]), F_DUPFD_CLOEXEC, 0));
-  if (!fd) ThrowErrno(env, errno, "fcntl", "F_DUPFD_CLOEXEC");
+  UniqueFd fd = DupFdOrThrow(env, FdArg(env, info[0]), "F_DUPFD_CLOEXEC");
   int flags = fcntl(fd.get(), F_GETFL);
   if (flags < 0 || fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) ThrowErrno(env, errno, "fcntl", "O_NONBLOCK");
   return Napi::Number::New(env, fd.release());
