@@ -5,7 +5,7 @@
 // on loopback inside a private network namespace. `--help` lists the knobs.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { capabilities, Receiver, receiveLoop, sendLoop, type Connection, type Se
 import { binding } from '../lib/native.js';
 import { PrivateNetwork } from '../lib/experiment/netns.js';
 import { cpuCount, cpuUsage, readCpu } from '../lib/experiment/cpu.js';
+import { receiveLoopOptions } from '../lib/experiment/run-point.js';
 import { columns, fixed, median } from './args.js';
 
 const KiB = 1024;
@@ -24,14 +25,16 @@ const MB = 1e6;
 const { values: args } = parseArgs({
   options: {
     mtu: { type: 'string', default: '4148' },
-    seconds: { type: 'string', default: '1.5' },
+    seconds: { type: 'string', default: '1' },
     repeats: { type: 'string', default: '5' },
-    chunks: { type: 'string', default: '64,256,1024' },
+    chunks: { type: 'string', default: '256,1024,4096' },
     'send-chunk': { type: 'string', default: '256' },
     'rx-cpu': { type: 'string', default: '0' },
     'tx-cpu': { type: 'string', default: '1' },
     'no-write': { type: 'boolean', default: false },
     'quiet-gate': { type: 'string', default: '15' },
+    receivers: { type: 'string', default: 'native-lw,js,c,node' },
+    json: { type: 'string' },
     quick: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -40,19 +43,21 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`npm run bench:receive -- [options]
   --mtu N          lo MTU of the private namespace (default 4148: one page of payload per segment)
-  --seconds S      sender duration per run (default 1.5; --quick 0.5)
+  --seconds S      sender duration per run (default 1; --quick 0.5)
   --repeats N      interleaved repeats, median reported (default 5; --quick 3)
-  --chunks LIST    receive chunk sizes in KiB (default 64,256,1024)
+  --chunks LIST    receive chunk sizes in KiB (default 256,1024,4096: the JS API's targets)
   --send-chunk K   sender bytes per send() in KiB (default 256)
   --rx-cpu / --tx-cpu N   CPUs for receiver and sender (default 0 and 1; -1: no pinning)
   --no-write       skip the copy rows fed by the write() sender
-  --quiet-gate P   before each run wait (up to 20 s) until the machine is below P% busy (default 15; 100: off)`);
+  --quiet-gate P   before each run wait (up to 20 s, 30 s in all) until the machine is below P% busy (default 15; 100: off)
+  --receivers LIST which receivers to run (default native-lw,js,c,node; native = the loop with lowWater 0)
+  --json FILE      also write every group's medians (Gbit/s, mapped %, calls per MB) as JSON`);
   process.exit(0);
 }
 
 const quick = args.quick;
 const mtu = Number(args.mtu);
-const seconds = Number(quick && args.seconds === '1.5' ? '0.5' : args.seconds);
+const seconds = Number(quick && args.seconds === '1' ? '0.5' : args.seconds);
 const repeats = Number(quick && args.repeats === '5' ? '3' : args.repeats);
 const chunks = args.chunks.split(',').map((k) => Number(k) * KiB);
 const sendChunk = Number(args['send-chunk']) * KiB;
@@ -65,6 +70,7 @@ const caps = capabilities();
 const senders: SendMode[] = [...(caps.msgZerocopy.supported ? ['zerocopy' as const] : []), ...(args['no-write'] && caps.msgZerocopy.supported ? [] : ['write' as const])];
 const zerocopyReceive = caps.zerocopyReceive.supported;
 const quietGate = Number(args['quiet-gate']);
+const wanted = new Set<string>(args.receivers.split(','));
 for (const [name, v] of Object.entries({ mtu, seconds, repeats, sendChunk, quietGate })) {
   if (!Number.isFinite(v) || v <= 0) throw new RangeError(`bad --${name}: ${v}`);
 }
@@ -96,6 +102,8 @@ interface Run {
   sysUsPerMB: number;
   otherPercent: number; // of that, CPU not used by this bench (its process and the C child)
   mappedPct: number;
+  receiveCalls: number | null; // recv / TCP_ZEROCOPY_RECEIVE calls (null: not counted, e.g. net.Socket, C)
+  syscalls: number | null; // every receiver syscall (poll, madvise, ... too)
 }
 
 /** What one receiver reports back to runOnce. */
@@ -107,6 +115,8 @@ interface Received {
   processCpu: number;
   mapped: number;
   childCpu?: number; // CPU seconds spent outside this process (the C program)
+  receiveCalls?: number;
+  syscalls?: number;
 }
 
 type Start = () => Promise<SendLoopStats>;
@@ -159,11 +169,12 @@ async function receiveNative(server: Connection, config: Config, start: Start): 
   // The default loop wakes once min(chunk, 256 KiB) is queued (SO_RCVLOWAT), like the JS
   // Receiver; lowWater 0 is the plain loop that wakes on any data.
   const tasks = taskTimes();
-  const rx = receiveLoop(server, { mode: config.mode, chunkSize: config.chunk, cpu: rxCpu, ...(config.rx === 'native' ? { lowWater: 0 } : {}) });
+  // The loop options are compare's (receiveLoopOptions), so the two report the same calls per MB.
+  const rx = receiveLoop(server, { ...receiveLoopOptions(config.mode, config.chunk), cpu: rxCpu, ...(config.rx === 'native' ? { lowWater: 0 } : {}) });
   const sent = start();
   const r = await rx.done;
   const rest = cpuSince(tasks, taskTimes()); // the main thread and V8's helpers meanwhile
-  return { sent, bytes: r.bytes, seconds: r.seconds, threadCpu: r.cpuSeconds, processCpu: r.cpuSeconds + rest, mapped: r.mappedBytes };
+  return { sent, bytes: r.bytes, seconds: r.seconds, threadCpu: r.cpuSeconds, processCpu: r.cpuSeconds + rest, mapped: r.mappedBytes, receiveCalls: r.receiveCalls, syscalls: r.syscalls };
 }
 
 async function receiveJs(server: Connection, config: Config, start: Start): Promise<Received> {
@@ -178,9 +189,9 @@ async function receiveJs(server: Connection, config: Config, start: Start): Prom
   }
   const elapsed = (performance.now() - t0) / 1e3;
   const after = taskTimes();
-  const mapped = receiver.stats().mappedBytes;
+  const stats = receiver.stats();
   receiver.close();
-  return { sent, bytes, seconds: elapsed, threadCpu: cpuSince(tasks, after, process.pid), processCpu: cpuSince(tasks, after), mapped };
+  return { sent, bytes, seconds: elapsed, threadCpu: cpuSince(tasks, after, process.pid), processCpu: cpuSince(tasks, after), mapped: stats.mappedBytes, receiveCalls: stats.receiveCalls, syscalls: stats.syscalls };
 }
 
 async function receiveNode(server: Connection, _config: Config, start: Start): Promise<Received> {
@@ -223,10 +234,20 @@ const RECEIVERS = { native: receiveNative, 'native-lw': receiveNative, js: recei
 
 let gateWaits = 0; // seconds spent waiting for a quiet machine
 let gateTimeouts = 0; // runs started although the machine never got quiet
+// On a shared machine that never gets quiet the gate would add 20 s to every run: past this
+// many seconds of waiting in all, runs start at once (the report says from which run on).
+const GATE_BUDGET_S = 30;
+let gateSpentAt: number | null = null; // runs started when the budget ran out
+let runsStarted = 0;
 
 /** Waits (up to 20 s) until the whole machine is below `percent` busy over 300 ms. */
 async function quiet(percent: number): Promise<void> {
+  runsStarted++;
   if (percent >= 100) return;
+  if (gateWaits >= GATE_BUDGET_S) {
+    gateSpentAt ??= runsStarted;
+    return;
+  }
   const begin = Date.now();
   for (;;) {
     const before = readCpu();
@@ -267,6 +288,8 @@ async function runOnce(config: Config, duration: number): Promise<Run> {
       sysUsPerMB: sys.usPerMB,
       otherPercent: Math.max(0, ((busy - ours) / (wall * cores)) * 100),
       mappedPct: r.bytes > 0 ? (r.mapped / r.bytes) * 100 : 0,
+      receiveCalls: r.receiveCalls ?? null,
+      syscalls: r.syscalls ?? null,
     };
   } finally {
     client.close();
@@ -291,13 +314,15 @@ interface Group {
 const groups: Group[] = [];
 for (const sender of senders) {
   for (const chunk of chunks) {
-    // net.Socket always reads 64 KiB at a time (libuv's read size), so it sits in the 64 KiB group.
+    // net.Socket always reads 64 KiB at a time (libuv's read size): it runs once, in the smallest chunk's group.
     const rx: RxKind[] = ['native', 'native-lw', 'js', 'c'];
-    groups.push({ sender, mode: 'copy', chunk, rx: chunk === 64 * KiB ? [...rx, 'node'] : rx });
+    groups.push({ sender, mode: 'copy', chunk, rx: (chunk === Math.min(...chunks) ? [...rx, 'node' as const] : rx).filter((k) => wanted.has(k)) });
   }
   // With write() the kernel cannot map anything (compound-page frags): zerocopy only with MSG_ZEROCOPY.
-  if (sender === 'zerocopy' && zerocopyReceive) for (const chunk of chunks) groups.push({ sender, mode: 'zerocopy', chunk, rx: ['native', 'native-lw', 'js'] });
+  if (sender === 'zerocopy' && zerocopyReceive)
+    for (const chunk of chunks) groups.push({ sender, mode: 'zerocopy', chunk, rx: (['native', 'native-lw', 'js'] as RxKind[]).filter((k) => wanted.has(k)) });
 }
+for (let i = groups.length - 1; i >= 0; i--) if (groups[i].rx.length === 0) groups.splice(i, 1);
 const key = (c: Config) => `${c.sender}/${c.mode}/${c.chunk}/${c.rx}`;
 
 /** Rotates a list by n (interleaving without randomness, so reruns are comparable). */
@@ -363,7 +388,7 @@ console.log(
 );
 console.log(
   `runs: sender ${seconds} s per run (${sendChunk / KiB} KiB per send), ${repeats} interleaved repeats after a warm-up, ` +
-    `${pin ? `receiver CPU ${rxCpu}, sender CPU ${txCpu}` : 'no pinning'}; JS main thread ${mainPinned}; total ${fixed(elapsedMin, 1)} min`,
+    `${pin ? `receiver CPU ${rxCpu}, sender CPU ${txCpu}` : 'no pinning'}; JS main thread ${mainPinned}; wall time ${fixed(elapsedMin, 1)} min`,
 );
 if (!caps.msgZerocopy.supported) console.log(`no MSG_ZEROCOPY sender rows: ${caps.msgZerocopy.reason}`);
 if (!zerocopyReceive) console.log(`no zerocopy receive rows: ${caps.zerocopyReceive.reason}`);
@@ -371,11 +396,17 @@ console.log(
   quietGate >= 100
     ? 'quiet gate: off'
     : `quiet gate: each run waited for < ${quietGate}% machine-wide busy (${fixed(gateWaits / 60, 1)} min waited in all; ` +
-        `${gateTimeouts} of ${total + warmups} runs started after 20 s without it)`,
+        `${gateTimeouts} of ${total + warmups} runs started after 20 s without it` +
+        `${gateSpentAt !== null ? `; the ${GATE_BUDGET_S} s budget ran out at run ${gateSpentAt}, the rest started at once` : ''})`,
 );
 console.log('');
 
-const header = ['chunk', 'receiver', 'Gbit/s', 'min–max', 'rx-thr µs/MB', 'rx-proc µs/MB', 'sys CPU %', 'sys µs/MB', 'others %', 'mapped %'];
+const header = ['chunk', 'receiver', 'Gbit/s', 'min–max', 'rx-thr µs/MB', 'rx-proc µs/MB', 'sys CPU %', 'sys µs/MB', 'others %', 'mapped %', 'recv calls/MB', 'syscalls/MB'];
+/** Median of per-run counts per MB (10^6 bytes), or null where the receiver does not count them. */
+const callsPerMB = (runs: Run[], count: (r: Run) => number | null): number | null => {
+  const values = runs.map((r) => count(r)).filter((v): v is number => v !== null);
+  return values.length === runs.length && runs.length ? median(runs.map((r) => (count(r)! * MB) / r.bytes)) : null;
+};
 for (const sender of senders) {
   for (const mode of ['copy', 'zerocopy'] as const) {
     const gs = groups.filter((g) => g.sender === sender && g.mode === mode);
@@ -397,6 +428,8 @@ for (const sender of senders) {
           fixed(median(runs.map((r) => r.sysUsPerMB)), 1),
           fixed(median(runs.map((r) => r.otherPercent)), 1),
           fixed(median(runs.map((r) => r.mappedPct)), 1),
+          callsPerMB(runs, (r) => r.receiveCalls) === null ? 'n/a' : fixed(callsPerMB(runs, (r) => r.receiveCalls)!, 2),
+          callsPerMB(runs, (r) => r.syscalls) === null ? 'n/a' : fixed(callsPerMB(runs, (r) => r.syscalls)!, 2),
         ]);
       }
     }
@@ -413,22 +446,46 @@ function pairedRatio(g: Group, a: RxKind, b: RxKind): number[] {
   return ra.map((r, i) => r.gbps / rb[i].gbps);
 }
 
+if (args.json) {
+  const rows = groups.flatMap((g) =>
+    g.rx.map((rx) => {
+      const runs = runsOf({ ...g, rx });
+      return {
+        sender: g.sender,
+        mode: g.mode,
+        chunk: g.chunk,
+        receiver: rx,
+        gbps: median(runs.map((r) => r.gbps)),
+        mappedPct: median(runs.map((r) => r.mappedPct)),
+        receiveCallsPerMB: callsPerMB(runs, (r) => r.receiveCalls),
+        syscallsPerMB: callsPerMB(runs, (r) => r.syscalls),
+      };
+    }),
+  );
+  writeFileSync(args.json, `${JSON.stringify({ mtu, seconds, repeats, rows }, null, 2)}\n`);
+}
+
+const pairable = (g: Group, ...kinds: RxKind[]) => kinds.every((k) => g.rx.includes(k));
 console.log('ratios of throughput (median of per-repeat paired ratios, min–max)');
 const ratioRows: string[][] = [];
 for (const g of groups) {
   const at = `${g.sender === 'zerocopy' ? 'MSG_ZEROCOPY' : 'write()'} → ${g.mode}`;
-  const js = pairedRatio(g, 'js', 'native-lw');
-  const jsTarget = g.chunk >= 256 * KiB ? (median(js) >= 0.9 ? 'met (≥ 0.9)' : 'MISSED (< 0.9)') : 'no target below 256 KiB';
-  ratioRows.push([at, `${g.chunk / KiB} KiB`, 'JS Receiver ÷ native loop (default)', fixed(median(js), 3), range(js, 3), jsTarget]);
-  const plain = pairedRatio(g, 'js', 'native');
-  ratioRows.push(['', '', 'JS Receiver ÷ native loop, lowWater 0', fixed(median(plain), 3), range(plain, 3), '(no target)']);
-  if (g.rx.includes('c')) {
+  if (pairable(g, 'js', 'native-lw')) {
+    const js = pairedRatio(g, 'js', 'native-lw');
+    const jsTarget = g.chunk >= 256 * KiB ? (median(js) >= 0.9 ? 'met (≥ 0.9)' : 'MISSED (< 0.9)') : 'no target below 256 KiB';
+    ratioRows.push([at, `${g.chunk / KiB} KiB`, 'JS Receiver ÷ native loop (default)', fixed(median(js), 3), range(js, 3), jsTarget]);
+  }
+  if (pairable(g, 'js', 'native')) {
+    const plain = pairedRatio(g, 'js', 'native');
+    ratioRows.push(['', '', 'JS Receiver ÷ native loop, lowWater 0', fixed(median(plain), 3), range(plain, 3), '(no target)']);
+  }
+  if (pairable(g, 'native-lw', 'c')) {
     const c = pairedRatio(g, 'native-lw', 'c');
     // ≈ 1.0: a median within 3%, or below that with the per-repeat range reaching 1.0 (noise).
     const cTarget = median(c) >= 0.97 ? 'met (≈ 1.0 or better)' : Math.max(...c) >= 1 ? 'within noise (range spans 1.0)' : 'MISSED (< 0.97)';
     ratioRows.push(['', '', 'native copy (default) ÷ plain C recv()', fixed(median(c), 3), range(c, 3), cTarget]);
   }
-  if (g.rx.includes('node')) {
+  if (pairable(g, 'js', 'node')) {
     const n = pairedRatio(g, 'js', 'node');
     ratioRows.push(['', '', 'JS Receiver ÷ net.Socket', fixed(median(n), 3), range(n, 3), '']);
   }
@@ -445,15 +502,15 @@ console.log(`method
   order-0 pages in the sender's softirq, which is what makes them mappable); write() feeds extra copy rows.
 - Receivers, reading to EOF, each on CPU ${pin ? rxCpu : '(unpinned)'}:
   native loop (default)
-                  receiveLoop(): blocking recv() (copy), or TCP_ZEROCOPY_RECEIVE, poll() when nothing is
-                  queued and madvise(MADV_DONTNEED) per 4 chunks (zerocopy), on a native thread; it sets
-                  SO_RCVLOWAT = min(chunkSize, 256 KiB), so it wakes once that much is queued, like the
-                  JS Receiver by default.
+                  receiveLoop() with compare's options: blocking recv() (copy), or a poll() until
+                  SO_RCVLOWAT bytes are queued, TCP_ZEROCOPY_RECEIVE and madvise(MADV_DONTNEED) per 4
+                  chunks (zerocopy), on a native thread; it sets SO_RCVLOWAT = min(chunkSize, 256 KiB),
+                  so every mode wakes once that much is queued, like the JS Receiver by default.
   native loop, lowWater 0
                   the same loop waking on any data (the socket's own SO_RCVLOWAT of 1).
   JS Receiver     new Receiver(conn, { mode, chunkSize }) and \`for await (const lease of receiver)
                   lease.release()\` on the JS main thread, with the defaults (maxLeases 8; lowWater =
-                  chunkSize up to 256 KiB, i.e. SO_RCVLOWAT, every wait bounded to lowWaterMs = 1 ms).
+                  chunkSize up to 256 KiB, i.e. SO_RCVLOWAT, every wait bounded to lowWaterMs = 1 ms; zero-copy releases dropped 4 at a time, releaseBatch).
   net.Socket      new net.Socket({ fd: dup(fd) }) with a 'data' listener counting bytes; libuv reads 64 KiB.
   plain C recv()  bench/plain_recv.c built with cc -O2 at run time, spawned inside the namespace with the
                   socket as fd 3, pinned with sched_setaffinity; blocking recv() into one page-aligned,
@@ -473,8 +530,14 @@ console.log(`method
   running on this shared machine; others % is the part that was not this bench (busy CPU minus this process's
   getrusage, sender included, minus the C child's), i.e. how much the neighbours ran during the run.
 - Quiet gate: before each run the bench waits until the machine is below ${quietGate}% busy over 300 ms (at most
-  20 s), so runs start on an idle machine when there is one; it cannot keep neighbours from starting later.
+  20 s, and ${GATE_BUDGET_S} s over the whole bench so a machine that never gets quiet does not stretch it), so runs
+  start on an idle machine when there is one; it cannot keep neighbours from starting later.
 - mapped %: bytes that arrived by page mapping (receiver stats), of all bytes received.
+- recv calls/MB: the receiver's recv() / TCP_ZEROCOPY_RECEIVE calls per 10^6 bytes (native loop and JS Receiver
+  counters; n/a for net.Socket and C). The native loop runs with compare's loop options (receiveLoopOptions), so
+  for the same chunk this is the figure \`pageflip compare\` reports. Every mode waits for SO_RCVLOWAT: recv()
+  in the kernel, zero-copy receive after a poll() that returns once that much is queued. syscalls/MB counts every
+  receiver syscall: those, the polls, and madvise/mremap/mmap.
 - Each cell: median over ${repeats} repeats (min–max for Gbit/s). Groups and receivers run in a rotated order
   per repeat; ratios are computed per repeat between runs of the same group, then summarised.
 - Reading the numbers: sender and receiver share one kernel. When a receiver falls behind, the sender blocks

@@ -22,7 +22,7 @@ if (references.size === 0) {
 }
 const env = localEnvironment(options, references);
 const report = await compare(options, env, progressReporter());
-env.close();
+await env.close();
 
 const label = (mode: string, sender: string) =>
   mode === 'iperf3' ? 'iperf3 (write/read)' : mode === 'iperf3-Z' ? 'iperf3 -Z (sendfile)' : `pageflip ${mode} ← ${sender}`;

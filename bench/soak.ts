@@ -11,12 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { setImmediate as nextImmediate } from 'node:timers/promises';
 import { Receiver, receiveLoop, sendLoop, type ReceiveMode, type SendMode } from '../lib/index.js';
 import { PrivateNetwork } from '../lib/experiment/netns.js';
-import { MALLOC_ARENA_BYTES, processResources, resourceGrowth, type ProcessResources } from '../lib/procfs.js';
+import { MALLOC_ARENA_BYTES, processResources, resourceGrowth, type ProcessResources } from '../test/helpers/procfs.js';
+import { DEFAULT_CHUNK_BYTES, RECEIVE_MODES } from '../lib/vocabulary.js';
 
 const GB = 1e9;
 const KiB = 1024;
 const MiB = 1024 * KiB;
-export const soakModes: ReceiveMode[] = ['copy', 'zerocopy', 'flip', 'copy-remap', 'splice'];
+export const soakModes: ReceiveMode[] = [...RECEIVE_MODES];
 export const soakMtus = [4148, 8244, 61512];
 const sendModes: SendMode[] = ['zerocopy', 'write', 'splice'];
 
@@ -106,7 +107,7 @@ async function viaLoop(net: PrivateNetwork, mode: ReceiveMode, send: SendMode, b
 
 async function viaReceiver(net: PrivateNetwork, mode: ReceiveMode, send: SendMode, bytes: number, seed: number): Promise<SegmentOutcome> {
   const { client, server } = await net.connectedPair();
-  const receiver = new Receiver(server, { mode, verify: true, seed, chunkSize: 256 * 1024, maxLeases: 4 });
+  const receiver = new Receiver(server, { mode, verify: true, seed, chunkSize: DEFAULT_CHUNK_BYTES, maxLeases: 4 });
   try {
     const sending = sendLoop(client, { mode: send, bytes, seed });
     const held = [];

@@ -7,12 +7,13 @@ import { localSender, runPoint, type PointSpec, type RunSettings } from '../lib/
 import { localTestbed } from '../lib/experiment/testbed.js';
 import type { RunResult } from '../lib/experiment/types.js';
 import { columns, fixed, median, option } from './args.js';
+import { DEFAULT_CHUNK_BYTES } from '../lib/vocabulary.js';
 
 const seconds = option('seconds', 2);
 const repeats = option('repeats', 3);
 const cpus = capabilities().cpus >= 2 ? { rx: 0, tx: 1 } : null;
 const KiB = 1024;
-const base: RunSettings = { seconds, bytes: null, chunkBytes: 256 * KiB, cpus, perf: false, seed: 1 };
+const base: RunSettings = { seconds, bytes: null, chunkBytes: DEFAULT_CHUNK_BYTES, cpus, perf: false, seed: 1 };
 
 interface Variant {
   name: string;

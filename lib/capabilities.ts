@@ -52,6 +52,37 @@ function perf(): Capabilities['perf'] {
     : { supported: false, path, reason: 'perf not found (Debian: apt-get install linux-perf)' };
 }
 
+// CVE-2024-26640 ("tcp: add sanity checks to rx zerocopy", 577e4432f3ac): before the fix,
+// TCP_ZEROCOPY_RECEIVE could map page-cache pages a peer sent with sendfile(), and a local user could
+// crash the kernel. Fixed in 6.8 and in these stable lines (CVE record, cvelistV5 CVE-2024-26640.json).
+const CVE_2024_26640_FIXED: ReadonlyMap<string, number> = new Map([
+  ['5.10', 210],
+  ['5.15', 149],
+  ['6.1', 77],
+  ['6.6', 16],
+  ['6.7', 4],
+]);
+
+/**
+ * A warning when the kernel `release` (uname -r) has TCP_ZEROCOPY_RECEIVE (4.18+) but not the
+ * upstream fix for CVE-2024-26640; undefined when it has the fix or no zero-copy receive at all.
+ * Distribution kernels may carry the fix under an older version number: the warning says so.
+ */
+export function zerocopyReceiveCveWarning(release: string): string | undefined {
+  const version = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
+  if (!version) return `cannot tell from the kernel release '${release}' whether it has the fix for CVE-2024-26640 (zero-copy receive could map page-cache pages and crash the kernel)`;
+  const [major, minor, patch] = [Number(version[1]), Number(version[2]), Number(version[3] ?? 0)];
+  const line = major * 1000 + minor;
+  if (line < 4018 || line >= 6008) return undefined;
+  const fixedIn = CVE_2024_26640_FIXED.get(`${major}.${minor}`);
+  if (fixedIn !== undefined && patch >= fixedIn) return undefined;
+  return (
+    `Linux ${release} predates the fix for CVE-2024-26640 (zero-copy receive could map page-cache pages sent with sendfile() ` +
+    `and a local user could crash the kernel; fixed in 6.8, 6.7.4, 6.6.16, 6.1.77, 5.15.149, 5.10.210). ` +
+    `Unless your distribution backported it, use zerocopy/flip receive only where that risk is acceptable.`
+  );
+}
+
 export function capabilities(): Capabilities {
   return {
     ...binding.capabilities(),

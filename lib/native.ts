@@ -4,6 +4,7 @@
 // directory to look in instead: `.ci/asan` points it at its sanitizer build (build-asan/).
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { LoopReceiveMode, ReceiveMode, SendMode } from './vocabulary.js';
 
 export interface Feature {
   supported: boolean;
@@ -31,6 +32,7 @@ export interface RegionOptions {
 export interface NativeRegion {
   buffer(): ArrayBuffer;
   address(): bigint;
+  /** Bytes; 0 once closed (close() frees the native object, PageRegion keeps its own copy). */
   length(): number;
   closed(): boolean;
   moveTo(destination: NativeRegion): void;
@@ -38,8 +40,20 @@ export interface NativeRegion {
   close(): void;
 }
 
-export type ReceiveMode = 'copy' | 'zerocopy' | 'flip' | 'copy-remap' | 'splice';
-export type SendMode = 'write' | 'zerocopy' | 'splice';
+/** binding.vocabulary: native/vocabulary.h's names and limits (test/vocabulary.test.ts holds them equal to lib/vocabulary.ts). */
+export interface NativeVocabulary {
+  receiveModes: LoopReceiveMode[];
+  /** The chunk-by-chunk Receiver takes the first this many (not discard). */
+  receiverModeCount: number;
+  sendModes: SendMode[];
+  defaultChunkSize: number;
+  maxChunkSize: number;
+  maxDefaultLowWater: number;
+  maxCopybuf: number;
+  maxSlots: number;
+  minLinkMtu: number;
+  maxLinkMtu: number;
+}
 
 /** Doubles per segment in NativeReceiver.info(): id, offset, address, mapped, copied, mismatches. */
 export const LEASE_INFO_FIELDS = 6;
@@ -53,7 +67,16 @@ export interface ReceiveCounters {
   mappedBytes: number;
   copiedBytes: number;
   remappedBytes: number;
+  /** Flips of whole 2 MiB-aligned slots (chunk a multiple of 2 MiB): eligible for the kernel's page-table (PMD) move. */
+  pmdMoves: number;
+  /** Every syscall the receiver made: receive, wait and page-table calls, and the rest (vmsplice, probes). */
   syscalls: number;
+  /** recv, getsockopt(TCP_ZEROCOPY_RECEIVE), splice: the calls that bring stream bytes in. */
+  receiveCalls: number;
+  /** poll() waits for readable data (loops: the low-water wait before calls that do not wait themselves). */
+  waitCalls: number;
+  /** mremap, mmap, madvise: page-table work. */
+  pageCalls: number;
   wouldBlock: number;
   verifiedBytes: number;
   mismatches: number;
@@ -64,6 +87,8 @@ export interface ReceiverStats extends ReceiveCounters {
   closed: boolean;
   outstandingLeases: number;
   collectedLeases: number;
+  /** Released leases whose view was transferred: their slots stay untouched until the alias is collected. */
+  quarantinedLeases: number;
 }
 
 export interface ReceiverLayout {
@@ -95,6 +120,9 @@ export interface ThreadTimes {
   voluntarySwitches: number;
   involuntarySwitches: number;
   endReason: 'bytes' | 'time' | 'eof' | 'stopped';
+  /** With options.window: each file's text read at the loop's first and last instant ('' if unreadable). */
+  windowStart?: string[];
+  windowEnd?: string[];
 }
 
 export type ReceiveLoopStats = ThreadTimes & ReceiveCounters;
@@ -108,6 +136,9 @@ export interface SendLoopStats extends ThreadTimes {
   completions: number;
   completionsCopied: number;
   enobufs: number;
+  /** zerocopy with allowFallback: sends made by copy because MSG_ZEROCOPY was refused (ENOBUFS) with nothing in flight. */
+  copiedSends: number;
+  copiedBytes: number;
 }
 
 export interface RegionSendStats {
@@ -116,6 +147,8 @@ export interface RegionSendStats {
   zerocopySends: number;
   completions: number;
   completionsCopied: number;
+  copiedSends: number;
+  copiedBytes: number;
 }
 
 export interface NativeLoop<T> {
@@ -131,6 +164,10 @@ export interface SocketInfo {
   zerocopy: boolean;
   /** SO_RCVLOWAT: bytes queued before the socket reads as readable. */
   rcvlowat: number;
+  /** SIOCINQ: bytes received and not yet read (-1 when the kernel does not say). */
+  receiveQueue: number;
+  /** SIOCOUTQ: bytes written and not yet acknowledged by the peer (-1 when the kernel does not say). */
+  sendQueue: number;
   nonBlocking: boolean;
 }
 
@@ -209,6 +246,29 @@ export interface CalibrationCrossover {
   points: Array<{ pages: number; moveUsPerPage: number; copyUsPerPage: number }>;
 }
 
+/** The terms a socket receive pays (native/calibrate_socket.cc); one row per chunk size, µs per call (median over calls). */
+export interface SocketTermsResult {
+  segmentBytes: number; // payload per loopback segment during these cells (one page, as at MTU 4148)
+  recvCopy: Array<{ bytes: number; hotUsPerCall: number; coldUsPerCall: number; calls: number }>;
+  /** TCP_ZEROCOPY_RECEIVE (map) and the madvise(DONTNEED) of what it mapped (zap); null when not measurable here. */
+  zerocopy: Array<{ bytes: number; mapUsPerCall: number; zapUsPerCall: number; calls: number; tlbIpisPerCall: number | null }> | null;
+  zerocopyMissing: string | null; // why zerocopy is null
+  /** Real flows (sender thread on the other CPU): the receiving thread's CPU-µs per 10^6 bytes, median of 3. */
+  flow: { chunkBytes: number; senderCpu: number | null; sender: 'zerocopy' | 'write'; truncateUsPerMB: number; copyUsPerMB: number; truncateTwoPagesUsPerMB: number | null };
+  fault: { usPerPage: number; pages: number };
+  readHot: { usPerPage: number; pages: number };
+  readCold: { usPerPage: number; pages: number };
+}
+
+/** virtualization(): what the CPU says about a hypervisor, and what page faults and syscalls cost here. */
+export interface NativeVirtualization {
+  hypervisor: boolean;
+  hypervisorVendor: string | null; // cpuid leaf 0x40000000 signature, e.g. "KVMKVMKVM"
+  faultUs: number;
+  syscallUs: number;
+  method: string;
+}
+
 export interface NativeCalibration {
   cpus: number;
   pageSize: number;
@@ -220,7 +280,10 @@ export interface NativeCalibration {
   memcpy: MemcpyRow[];
   mremap: PageOpRow[];
   madvise: PageOpRow[];
+  /** One move of a whole, 2 MiB-aligned page table (the PMD path of a 2 MiB-slot flip); null where page tables are not 2 MiB. */
+  mremapPmd: PageOpRow | null;
   crossover: CalibrationCrossover[];
+  socket: SocketTermsResult;
   elapsedMs: number;
   /** How each figure was measured, in words. */
   method: string[];
@@ -235,8 +298,11 @@ export interface Binding {
   };
   RegionSend: new (fd: number, region: NativeRegion, options?: object) => NativeLoop<RegionSendStats>;
   FdWatcher: new (fd: number) => NativeFdWatcher;
+  vocabulary: NativeVocabulary;
   capabilities(): NativeCapabilities;
   setTestSwitch(name: 'noZerocopy', on: boolean): void;
+  /** Test-only: MSG_ZEROCOPY bookkeeping replayed; bytes in flight after each completion range. */
+  zerocopyLedgerReplay(sends: number[], completions: Array<[lo: number, hi: number]>): number[];
   tcpListen(host: string, port: number, backlog?: number): number;
   tcpAccept(fd: number): number | null;
   tcpConnect(host: string, port: number, options?: { mss?: number }): number;
@@ -254,6 +320,7 @@ export interface Binding {
   /** Bytes of `bytes` that differ from the test pattern at stream offset `offset`. */
   verifyPattern(bytes: Uint8Array | ArrayBuffer, offset: number, seed: number): number;
   calibrate(options?: CalibrationOptions): Promise<NativeCalibration>;
+  virtualization(): NativeVirtualization;
 }
 
 const require = createRequire(import.meta.url);

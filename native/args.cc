@@ -6,13 +6,9 @@
 #include <cmath>
 
 #include "errors.h"
+#include "tcp_socket.h"
 
 namespace pageflip {
-
-size_t PageSize() {
-  static const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return size;
-}
 
 uint64_t ToUint(Napi::Env env, Napi::Value value, const char* name, uint64_t min, uint64_t max) {
   uint64_t result = 0;
@@ -89,6 +85,15 @@ Napi::Function ToFunction(Napi::Env env, Napi::Value value, const char* name) {
 }
 
 int FdArg(Napi::Env env, Napi::Value value) { return static_cast<int>(ToInt(env, value, "fd", 0, INT32_MAX)); }
+
+int TcpConnectionFdArg(Napi::Env env, Napi::Value value) {
+  int fd = FdArg(env, value);
+  if (int err = CheckTcpConnection(fd))
+    ThrowErrno(env, err, "getsockopt",
+               "pageflip receives from and sends to connected TCP sockets only; fd " + std::to_string(fd) +
+                   (err == ENOTSOCK ? " is not a socket" : err == EPROTOTYPE ? " is not a TCP stream socket" : err == ENOTCONN ? " is not connected" : ""));
+  return fd;
+}
 
 UniqueFd DupFdOrThrow(Napi::Env env, int fd, const char* what) {
   UniqueFd copy(fcntl(fd, F_DUPFD_CLOEXEC, 0));

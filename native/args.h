@@ -7,6 +7,7 @@
 #include <string>
 
 #include "fd.h"
+#include "page_range.h"
 
 namespace pageflip {
 
@@ -26,10 +27,12 @@ Napi::Object ToObjectOrEmpty(Napi::Env env, Napi::Value value, const char* name)
 Napi::Function ToFunction(Napi::Env env, Napi::Value value, const char* name);
 // A file descriptor argument named "fd": an integer between 0 and INT32_MAX.
 int FdArg(Napi::Env env, Napi::Value value);
+// A descriptor argument that must name a connected TCP socket (see CheckTcpConnection): anything
+// else throws ENOTSOCK, EPROTOTYPE or ENOTCONN before any work is done on it.
+int TcpConnectionFdArg(Napi::Env env, Napi::Value value);
 // An F_DUPFD_CLOEXEC duplicate of fd; throws the errno with `what` as the hint when it fails.
 UniqueFd DupFdOrThrow(Napi::Env env, int fd, const char* what);
 
-size_t PageSize();
 // A positive multiple of the page size (for region and slot sizes).
 uint64_t ToPageMultiple(Napi::Env env, Napi::Value value, const char* name);
 

@@ -52,7 +52,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
                    dontunmap ? "mremap(MREMAP_DONTUNMAP) works on anonymous memory"
                              : "mremap(MREMAP_DONTUNMAP) was refused (needs Linux 5.7+); moves re-map the source"));
   caps.Set("externalBuffers", ExternalBuffers(env));
-  const ZerocopyProbe& zc = ProbeZerocopyReceive(AddonData::Of(env).simulate_no_zerocopy);
+  ZerocopyProbe zc = ProbeZerocopyReceive(AddonData::Of(env).simulate_no_zerocopy);
   Napi::Object zerocopy = Feature(env, zc.supported, zc.reason);
   zerocopy.Set("abi", zc.supported ? Napi::Value(Napi::String::New(env, AbiName(zc.abi))) : env.Null());
   caps.Set("zerocopyReceive", zerocopy);

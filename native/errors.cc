@@ -14,9 +14,12 @@ Napi::Error WithCode(Napi::Error error, const char* code) {
 }  // namespace
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& hint) {
-  std::string message = std::string(syscall) + " failed: " + std::strerror(err) + " (" + uv_err_name(-err) + ")";
+  // libuv's name where it has one (Node's codes), else glibc's (EHWPOISON, ...).
+  const char* name = uv_err_name(-err);
+  if (std::strncmp(name, "Unknown", 7) == 0 && strerrorname_np(err)) name = strerrorname_np(err);
+  std::string message = std::string(syscall) + " failed: " + std::strerror(err) + " (" + name + ")";
   if (!hint.empty()) message += ". " + hint;
-  Napi::Error error = WithCode(Napi::Error::New(env, message), uv_err_name(-err));
+  Napi::Error error = WithCode(Napi::Error::New(env, message), name);
   error.Set("errno", Napi::Number::New(env, -err));
   error.Set("syscall", Napi::String::New(env, syscall));
   return error;

@@ -4,15 +4,9 @@
 
 #include <string>
 
-namespace pageflip {
+#include "sys_error.h"
 
-// A failed syscall observed on any thread; converted to a JS error on the JS thread.
-struct SysError {
-  int err = 0;
-  const char* syscall = nullptr;
-  std::string hint;
-  explicit operator bool() const { return err != 0; }
-};
+namespace pageflip {
 
 // Error with code ('EINVAL'), errno (negative, like Node core), syscall and a message saying what to do.
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& hint = "");
@@ -22,6 +16,14 @@ inline Napi::Error ErrnoError(Napi::Env env, const SysError& e) { return ErrnoEr
 Napi::Error CodedError(Napi::Env env, const char* code, const std::string& message);
 Napi::Error CodedTypeError(Napi::Env env, const char* code, const std::string& message);
 Napi::Error CodedRangeError(Napi::Env env, const char* code, const std::string& message);
+
+// False while the environment is stopping (worker terminate(), process.exit() in a worker): then
+// every N-API call that needs JavaScript fails, and node-addon-api's error path for a failed call
+// aborts the process. Callbacks entered from libuv or a thread-safe function check it first.
+inline bool CanRunJs(napi_env env) {
+  napi_value object;
+  return napi_create_object(env, &object) == napi_ok && napi_set_named_property(env, object, "probe", object) == napi_ok;
+}
 
 [[noreturn]] inline void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& hint = "") {
   throw ErrnoError(env, err, syscall, hint);

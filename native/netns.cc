@@ -13,6 +13,7 @@
 #include "args.h"
 #include "errors.h"
 #include "fd.h"
+#include "vocabulary.h"
 
 namespace pageflip {
 
@@ -57,7 +58,7 @@ Napi::Value LinkConfigure(const Napi::CallbackInfo& info) {
   if (name.empty() || name.size() >= IFNAMSIZ) ThrowRangeError(env, "ifname must be 1-15 characters");
   Napi::Object options = ToObjectOrEmpty(env, info[1], "options");
   bool up = ToBoolOr(env, options.Get("up"), "options.up", false);
-  uint64_t mtu = ToUintOr(env, options.Get("mtu"), "options.mtu", 0, 68, 65536);
+  uint64_t mtu = ToUintOr(env, options.Get("mtu"), "options.mtu", 0, kMinLinkMtu, kMaxLinkMtu);
 
   UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!sock) ThrowErrno(env, errno, "socket");

@@ -6,12 +6,13 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-#include "args.h"
 #include "mapping.h"
-#include "region.h"
+#include "page_range.h"
+#include "pmd_flip.h"
 
 namespace pageflip {
 
@@ -35,39 +36,53 @@ Step HandOver(SysError* held, SysError* error) {
 
 }  // namespace
 
-int DefaultLowWater(size_t chunk) { return static_cast<int>(std::min<size_t>(RoundUp(chunk, PageSize()), 256 * 1024)); }
-
-bool SwapLowWater(int fd, int value, int* saved) {
-  socklen_t length = sizeof(*saved);
-  return getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, saved, &length) == 0 &&
-         setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof(value)) == 0;
+int DefaultLowWater(size_t chunk, ReceiveMode mode) {
+  size_t slot = RoundUp(chunk, PageSize());
+  // A PMD flip needs the whole slot queued before it maps (pmd_flip.h).
+  return static_cast<int>(PmdSlots(mode, slot) ? slot : std::min(slot, kMaxDefaultLowWater));
 }
 
-bool ParseReceiveMode(const std::string& name, ReceiveMode* mode) {
-  if (name == "copy") *mode = ReceiveMode::kCopy;
-  else if (name == "zerocopy") *mode = ReceiveMode::kZerocopy;
-  else if (name == "flip") *mode = ReceiveMode::kFlip;
-  else if (name == "copy-remap") *mode = ReceiveMode::kCopyRemap;
-  else if (name == "splice") *mode = ReceiveMode::kSplice;
-  else return false;
-  return true;
+bool LowWaterGuard::Set(int fd, int value) {
+  Restore();
+  int saved = 1;
+  socklen_t length = sizeof(saved);
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &saved, &length) != 0) return false;
+  // tcp_set_rcvlowat also clamps the window to the mark, and a reader is woken as soon as the
+  // window is nearly closed: with a mark of a whole 2 MiB slot that wake comes a few segments
+  // short of it, and the flip cannot move a page table (pmd_flip.h). Asking for twice the mark
+  // first sizes the buffer and clamp for two slots; the second call changes only the mark.
+  int twice = value >= static_cast<int>(kPmdBytes) && value <= INT32_MAX / 2 ? 2 * value : 0;
+  fd_ = fd;  // from here on the mark may have changed: restore it whatever follows
+  saved_ = saved;
+  if (twice && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &twice, sizeof(twice)) != 0) return false;
+  return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof(value)) == 0;
 }
 
-const char* ReceiveModeName(ReceiveMode mode) {
-  switch (mode) {
-    case ReceiveMode::kCopy: return "copy";
-    case ReceiveMode::kZerocopy: return "zerocopy";
-    case ReceiveMode::kFlip: return "flip";
-    case ReceiveMode::kCopyRemap: return "copy-remap";
-    case ReceiveMode::kSplice: return "splice";
-  }
-  return "?";
+void LowWaterGuard::Restore() {
+  if (fd_ < 0) return;
+  int err = errno;  // a failed Set's errno survives the restore
+  setsockopt(fd_, SOL_SOCKET, SO_RCVLOWAT, &saved_, sizeof(saved_));
+  errno = err;
+  fd_ = -1;
 }
 
-SlotPool::SlotPool(uint8_t* base, size_t slot_bytes, size_t count) : base_(base), slot_bytes_(slot_bytes) {
+SlotPool::SlotPool(PageRange range, size_t slot_bytes) : slot_bytes_(slot_bytes) { Add(std::move(range)); }
+
+void SlotPool::Add(PageRange range) {
+  uint32_t first = static_cast<uint32_t>(slots_.size());
+  size_t count = range.length() / slot_bytes_;
+  for (size_t i = 0; i < count; i++) slots_.push_back(range.data() + i * slot_bytes_);
+  ranges_.push_back(std::move(range));
   // Handed out in ascending order, so consecutive takes are adjacent (loops release in batches).
-  for (size_t i = count; i > 0; i--) free_.push_back(static_cast<uint32_t>(i - 1));
+  for (size_t i = count; i > 0; i--) free_.push_back(first + static_cast<uint32_t>(i - 1));
 }
+
+PageRange* SlotPool::RangeHolding(const uint8_t* address) {
+  for (PageRange& range : ranges_)
+    if (address >= range.data() && address < range.data() + range.length()) return &range;
+  return nullptr;
+}
+
 
 uint32_t SlotPool::Take() {
   uint32_t slot = free_.back();
@@ -77,11 +92,6 @@ uint32_t SlotPool::Take() {
 
 ReceiveEngine::ReceiveEngine(int fd, const ReceiveOptions& options)
     : fd_(fd), options_(options), mode_(options.mode) {}
-
-ReceiveEngine::~ReceiveEngine() {
-  for (Area* area : {&copy_area_, &map_area_, &dest_area_, &staging_area_})
-    if (area->base) munmap(area->base, area->bytes);
-}
 
 std::unique_ptr<ReceiveEngine> ReceiveEngine::Create(int fd, const ReceiveOptions& options, SysError* error,
                                                      std::string* error_code) {
@@ -98,7 +108,7 @@ bool ReceiveEngine::Setup(SysError* error, std::string* error_code) {
 
   bool wants_mapping = mode_ == ReceiveMode::kZerocopy || mode_ == ReceiveMode::kFlip;
   if (wants_mapping) {
-    const ZerocopyProbe& probe = ProbeZerocopyReceive(options_.zerocopy_unavailable);
+    ZerocopyProbe probe = ProbeZerocopyReceive(options_.zerocopy_unavailable);
     std::string missing = probe.supported ? "" : probe.reason;
     if (!missing.empty()) {
       if (!options_.allow_fallback) {
@@ -115,50 +125,30 @@ bool ReceiveEngine::Setup(SysError* error, std::string* error_code) {
     }
   }
 
-  auto map_anonymous = [&](Area* area, size_t bytes, int prot) {
-    void* p = MapAnonymousAligned(bytes, page, prot, MAP_NORESERVE);
-    if (!p) {
-      *error = {errno, "mmap", "allocating " + std::to_string(bytes) + " bytes of receive buffers"};
-      return false;
-    }
-    area->base = static_cast<uint8_t*>(p);
-    area->bytes = bytes;
-    return true;
-  };
-
   // Every mode may copy (recv, skip-hint reads, copybuf): one copy slot per possible lease.
-  if (!map_anonymous(&copy_area_, slots * slot_bytes_, PROT_READ | PROT_WRITE)) return false;
-  copy_pool_ = SlotPool(copy_area_.base, slot_bytes_, slots);
+  PageRange copy = MapBuffers(slots * slot_bytes_, error);
+  if (!copy) return false;
+  copy_pool_ = SlotPool(std::move(copy), slot_bytes_);
 
   if (wants_mapping) {
-    // Zero-copy arena: a read-only VMA of this socket, 2 MiB aligned. flip moves pages out at
-    // once, so it needs a single arena slot; zerocopy keeps pages in place until released.
+    // Zero-copy arena: flip moves pages out at once, so it needs a single arena slot; zerocopy
+    // keeps pages in place until released.
     size_t arena_slots = mode_ == ReceiveMode::kFlip ? 1 : slots;
-    size_t bytes = arena_slots * slot_bytes_;
-    void* reserve = MapAnonymousAligned(bytes, kArenaAlignment, PROT_NONE, MAP_NORESERVE);
-    if (!reserve) {
-      *error = {errno, "mmap", "reserving the zero-copy arena"};
-      return false;
-    }
-    void* arena = mmap(reserve, bytes, PROT_READ, MAP_SHARED | MAP_FIXED, fd_, 0);
-    if (arena == MAP_FAILED) {
-      *error = {errno, "mmap", "mapping the TCP socket for zero-copy receive"};
-      munmap(reserve, bytes);
-      return false;
-    }
-    map_area_ = {static_cast<uint8_t*>(arena), bytes};
-    madvise(arena, bytes, MADV_DONTFORK);
-    map_pool_ = SlotPool(map_area_.base, slot_bytes_, arena_slots);
+    PageRange arena = MapArena(arena_slots * slot_bytes_, error);
+    if (!arena) return false;
+    map_pool_ = SlotPool(std::move(arena), slot_bytes_);
     map_slot_clean_.assign(arena_slots, true);  // fresh VMA: nothing mapped yet
   }
   if (mode_ == ReceiveMode::kFlip || mode_ == ReceiveMode::kCopyRemap) {
     // The application's destination buffers that pages are moved onto.
-    if (!map_anonymous(&dest_area_, slots * slot_bytes_, PROT_READ | PROT_WRITE)) return false;
-    madvise(dest_area_.base, dest_area_.bytes, MADV_DONTFORK);
-    dest_pool_ = SlotPool(dest_area_.base, slot_bytes_, slots);
+    PageRange dest = MapBuffers(slots * slot_bytes_, error, DestAlignment(mode_, slot_bytes_, PageSize()));
+    if (!dest) return false;
+    madvise(dest.data(), dest.length(), MADV_DONTFORK);
+    dest_pool_ = SlotPool(std::move(dest), slot_bytes_);
   }
   if (mode_ == ReceiveMode::kCopyRemap) {
-    if (!map_anonymous(&staging_area_, slot_bytes_, PROT_READ | PROT_WRITE)) return false;
+    staging_ = MapBuffers(slot_bytes_, error);
+    if (!staging_) return false;
   }
   if (mode_ == ReceiveMode::kSplice) {
     // One chunk per splice needs a pipe that holds a chunk (root may exceed pipe-max-size).
@@ -168,6 +158,27 @@ bool ReceiveEngine::Setup(SysError* error, std::string* error_code) {
     }
   }
   return true;
+}
+
+PageRange ReceiveEngine::MapBuffers(size_t bytes, SysError* error, size_t alignment) {
+  PageRange range = MapAnonymousAligned(bytes, alignment ? alignment : PageSize(), PROT_READ | PROT_WRITE, MAP_NORESERVE);
+  if (!range) *error = {errno, "mmap", "allocating " + std::to_string(bytes) + " bytes of receive buffers"};
+  return range;
+}
+
+PageRange ReceiveEngine::MapArena(size_t bytes, SysError* error) {
+  // 2 MiB aligned like tcp_mmap.c: avoids page-table lock collisions.
+  PageRange range = MapAnonymousAligned(bytes, kArenaAlignment, PROT_NONE, MAP_NORESERVE);
+  if (!range) {
+    *error = {errno, "mmap", "reserving the zero-copy arena"};
+    return range;
+  }
+  if (mmap(range.data(), bytes, PROT_READ, MAP_SHARED | MAP_FIXED, fd_, 0) == MAP_FAILED) {
+    *error = {errno, "mmap", "mapping the TCP socket for zero-copy receive"};
+    return {};
+  }
+  madvise(range.data(), bytes, MADV_DONTFORK);
+  return range;
 }
 
 Segment ReceiveEngine::Deliver(Pool pool, uint32_t slot, uint8_t* data, size_t length, size_t mapped) {
@@ -212,16 +223,54 @@ Step ReceiveEngine::NoData(ssize_t n, int err, const char* syscall, const char* 
 Step ReceiveEngine::Read(Segment* out, int* count, SysError* error, int max_segments) {
   *count = 0;
   max_segments_ = max_segments;
+  if (broken_) {
+    *error = broken_;
+    return Step::kError;
+  }
   if (eof_) return Step::kEof;
   if (deferred_error_) return HandOver(&deferred_error_, error);
+  Step step = Step::kError;
   switch (mode_) {
-    case ReceiveMode::kCopy: return ReadCopy(out, count, error);
+    case ReceiveMode::kCopy: step = ReadCopy(out, count, error); break;
     case ReceiveMode::kZerocopy:
-    case ReceiveMode::kFlip: return ReadZerocopy(out, count, error);
-    case ReceiveMode::kCopyRemap: return ReadCopyRemap(out, count, error);
-    case ReceiveMode::kSplice: return ReadSplice(out, count, error);
+    case ReceiveMode::kFlip: step = ReadZerocopy(out, count, error); break;
+    case ReceiveMode::kCopyRemap: step = ReadCopyRemap(out, count, error); break;
+    case ReceiveMode::kSplice: step = ReadSplice(out, count, error); break;
+    case ReceiveMode::kDiscard: step = ReadDiscard(out, count, error); break;
   }
-  return Step::kError;
+  if (step == Step::kData && options_.verify)
+    for (int i = 0; i < *count; i++) Verify(&out[i]);
+  return step;
+}
+
+void ReceiveEngine::Verify(Segment* segment) {
+  VerifyResult check;
+  VerifyPattern(segment->data, segment->length, options_.stream_offset + segment->offset, options_.seed, check);
+  segment->mismatches = check.mismatches;
+  counters_.verified += segment->length;
+  if (check.mismatches && !counters_.check.mismatches) counters_.check.first_mismatch = check.first_mismatch;
+  counters_.check.mismatches += check.mismatches;
+}
+
+Step ReceiveEngine::ReadDiscard(Segment* out, int* count, SysError* error) {
+  if (copy_pool_.empty()) return Step::kNoSlot;
+  // MSG_TRUNC on TCP: tcp_recvmsg consumes up to the length without copying to user space, so
+  // the slot is never written; it only keeps the lease accounting of the other modes.
+  uint32_t slot = copy_pool_.Take();
+  ssize_t n = recv(fd_, copy_pool_.At(slot), slot_bytes_, recv_flags_ | MSG_TRUNC);
+  CountReceiveCall();
+  if (n <= 0) {
+    int err = errno;
+    copy_pool_.Give(slot);
+    return NoData(n, err, "recv", "recv(MSG_TRUNC)", error);
+  }
+  size_t got = static_cast<size_t>(n);
+  out[0] = Deliver(Pool::kCopy, slot, nullptr, got, 0);
+  // Neither copied nor mapped: the bytes were dropped in the kernel.
+  out[0].copied = 0;
+  counters_.copied -= got;
+  *count = 1;
+  return Step::kData;
 }
 
 Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
@@ -236,7 +285,7 @@ Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
   uint32_t slot = copy_pool_.Take();
   uint8_t* data = copy_pool_.At(slot);
   ssize_t n = recv(fd_, data, slot_bytes_, recv_flags_);
-  counters_.syscalls++;
+  CountReceiveCall();
   if (n <= 0) {
     int err = errno;
     copy_pool_.Give(slot);
@@ -249,7 +298,7 @@ Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
   // the next read.
   while (options_.nonblocking && got < slot_bytes_) {
     ssize_t more = recv(fd_, data + got, slot_bytes_ - got, recv_flags_);
-    counters_.syscalls++;
+    CountReceiveCall();
     if (more > 0) {
       got += static_cast<size_t>(more);
       continue;
@@ -267,7 +316,7 @@ Step ReceiveEngine::ReadSkipHint(Segment* out, int* count, SysError* error) {
   uint32_t slot = copy_pool_.Take();
   size_t want = static_cast<size_t>(std::min<uint64_t>(pending_copy_, slot_bytes_));
   ssize_t n = recv(fd_, copy_pool_.At(slot), want, recv_flags_);
-  counters_.syscalls++;
+  CountReceiveCall();
   if (n <= 0) {
     int err = errno;
     copy_pool_.Give(slot);
@@ -279,9 +328,12 @@ Step ReceiveEngine::ReadSkipHint(Segment* out, int* count, SysError* error) {
 }
 
 int ReceiveEngine::ZerocopyReceiveCall(ZerocopyReceive* zc) {
-  socklen_t optlen = sizeof(*zc);
+  // The size of the struct this kernel speaks: 4.18-5.6 refuse any other.
+  socklen_t optlen = static_cast<socklen_t>(abi_);
   int rc = getsockopt(fd_, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, &optlen);
-  counters_.syscalls++;
+  CountReceiveCall();
+  // What is still queued after this call (5.7+); the next wait is skipped while it is enough.
+  queued_ = rc == 0 && abi_ >= ZerocopyAbi::k5_7 ? zc->inq : 0;
   return rc;
 }
 
@@ -294,6 +346,9 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
   }
   bool flip = mode_ == ReceiveMode::kFlip;
   if (map_pool_.empty() || (flip && dest_pool_.empty())) return Step::kNoSlot;
+  // TCP_ZEROCOPY_RECEIVE never waits: without this it maps whatever is queued (a third of a
+  // chunk per call on loopback) where a blocking recv() waits for SO_RCVLOWAT bytes.
+  if (!options_.nonblocking) WaitForLowWater();
 
   uint32_t slot = map_pool_.Take();
   uint8_t* address = map_pool_.At(slot);
@@ -324,15 +379,11 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
   }
   if (abi_ >= ZerocopyAbi::k5_7 && zc.err != 0) {
     // The kernel reads the socket error into zc.err and clears it, even when the same call
-    // mapped or copied data: keep it, or it is lost (a reset would then look like a stream
-    // that never ends).
-    SysError socket_error = ZerocopySocketError(zc.err);
-    if (zc.length == 0 && zc.copybuf_len <= 0) {
-      give_back();
-      *error = socket_error;
-      return Step::kError;
-    }
-    pending_error_ = socket_error;
+    // mapped or copied data, or left bytes it could not map (recv_skip_hint, inq): keep it for
+    // after those bytes (as recv would report it), or it is lost or jumps the queue.
+    pending_error_ = ZerocopySocketError(zc.err);
+    // Bytes still queued that the kernel neither mapped nor hinted: read them by copy.
+    if (zc.length == 0 && zc.recv_skip_hint == 0) zc.recv_skip_hint = zc.inq;
   }
   if (with_copybuf && zc.copybuf_len < 0) {
     give_back();
@@ -354,20 +405,27 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
     zc.flags = hint;
     int more = ZerocopyReceiveCall(&zc);
     if (more != 0) break;  // EAGAIN, or EOF/errors, which the next read meets again
-    // The kernel hands a socket error over once: keep it for the read after this data.
-    if (zc.err != 0) deferred_error_ = ZerocopySocketError(zc.err);
+    // The kernel hands a socket error over once: keep it for after the bytes still queued.
+    if (zc.err != 0) pending_error_ = ZerocopySocketError(zc.err);
     mapped += zc.length;
-    pending_copy_ = zc.recv_skip_hint;
-    if (zc.length == 0 || deferred_error_) break;
+    pending_copy_ = zc.err != 0 && zc.length == 0 && zc.recv_skip_hint == 0 ? zc.inq : zc.recv_skip_hint;
+    if (zc.length == 0 || pending_error_) break;
   }
-  // Less than a page left: the next read waits (for lowWater bytes) rather than mapping scraps.
-  if (fill && pending_copy_ == 0 && zc.inq < PageSize()) drained_ = true;
+  // Non-blocking: less than lowWater left queued, the next read waits (for lowWater bytes, up
+  // to the JS side's lowWaterMs) rather than mapping part of a chunk at once, as a loop would.
+  if (options_.nonblocking && abi_ >= ZerocopyAbi::k5_7 && pending_copy_ == 0 &&
+      zc.inq < std::max(options_.low_water, PageSize()))
+    drained_ = true;
+  // A PMD flip (pmd_flip.h) with less than a whole slot left waits for SO_RCVLOWAT (a slot)
+  // before it maps again, so the next move can take the page table and not 512 PTEs.
+  if (PmdSlots(mode_, slot_bytes_) && abi_ >= ZerocopyAbi::k5_7 && pending_copy_ == 0 && zc.inq < slot_bytes_) drained_ = true;
 
   if (mapped > 0) {
     map_slot_clean_[slot] = false;
     if (flip) {
       // The paper's flip: move the freshly mapped pages onto the application's buffer.
       uint32_t dest = dest_pool_.Take();
+      if (PmdMove(address, dest_pool_.At(dest), mapped)) counters_.pmd_moves++;
       if (!MovePages(address, dest_pool_.At(dest), mapped, /*socket_vma=*/true, error)) {
         dest_pool_.Give(dest);
         give_back();
@@ -413,14 +471,14 @@ Step ReceiveEngine::NothingQueued(SysError* error) {
 Step ReceiveEngine::ReadCopyRemap(Segment* out, int* count, SysError* error) {
   if (dest_pool_.empty()) return Step::kNoSlot;
   // Loops wait for whole chunks so every move is a full chunk of pages.
-  ssize_t n = recv(fd_, staging_area_.base, slot_bytes_, recv_flags_ | (options_.nonblocking ? 0 : MSG_WAITALL));
-  counters_.syscalls++;
+  ssize_t n = recv(fd_, staging_.data(), slot_bytes_, recv_flags_ | (options_.nonblocking ? 0 : MSG_WAITALL));
+  CountReceiveCall();
   if (n <= 0) return NoData(n, errno, "recv", "", error);
   // The paper's Appendix B control: copy into staging pages, then flip them into place. The
   // partial last page moves too (its unused tail is zero: staging pages refault empty).
   size_t bytes = RoundUp(static_cast<size_t>(n), PageSize());
   uint32_t dest = dest_pool_.Take();
-  if (!MovePages(staging_area_.base, dest_pool_.At(dest), bytes, /*socket_vma=*/false, error)) {
+  if (!MovePages(staging_.data(), dest_pool_.At(dest), bytes, /*socket_vma=*/false, error)) {
     dest_pool_.Give(dest);
     return Step::kError;
   }
@@ -431,9 +489,11 @@ Step ReceiveEngine::ReadCopyRemap(Segment* out, int* count, SysError* error) {
 
 Step ReceiveEngine::ReadSplice(Segment* out, int* count, SysError* error) {
   if (copy_pool_.empty()) return Step::kNoSlot;
+  // A blocking splice returns as soon as anything is queued (it ignores SO_RCVLOWAT).
+  if (!options_.nonblocking) WaitForLowWater();
   ssize_t n = splice(fd_, nullptr, pipe_write_.get(), nullptr, slot_bytes_,
                      SPLICE_F_MOVE | (options_.nonblocking ? SPLICE_F_NONBLOCK : 0));
-  counters_.syscalls++;
+  CountReceiveCall();
   if (n <= 0) return NoData(n, errno, "splice", "socket to pipe", error);
   uint32_t slot = copy_pool_.Take();
   uint8_t* data = copy_pool_.At(slot);
@@ -459,8 +519,21 @@ Step ReceiveEngine::ReadSplice(Segment* out, int* count, SysError* error) {
 bool ReceiveEngine::MovePages(uint8_t* from, uint8_t* to, size_t bytes, bool socket_vma, SysError* error) {
   // The hole a plain move leaves is plugged with the socket's own mapping or with anonymous pages.
   const char* failed = nullptr;
-  int err = MovePageRange(from, to, bytes, &dontunmap_, socket_vma ? fd_ : -1, &failed);
+  uint64_t calls = 0;
+  int err = MovePageRange(from, to, bytes, &dontunmap_, socket_vma ? fd_ : -1, &failed, &calls);
+  CountPageCalls(calls);
   if (err == 0) return true;
+  if (SourceAddressTaken(err, failed)) {
+    // The pages reached `to`, but another mapping took the source's address before it was
+    // mapped again (as in Region.moveTo): that range is someone else's now and must never be
+    // advised, received into or unmapped by us. Deliver what moved, give up the rest of the
+    // area, and refuse further reads.
+    // Only the flip arena and the copy-remap staging are ever a move's source: never leased.
+    PageRange* range = socket_vma ? map_pool_.RangeHolding(from) : &staging_;
+    if (range && *range) AbandonAround(range, from, bytes);
+    broken_ = {EEXIST, "mmap", "another mapping took the address of this receiver's buffer during a page move; it cannot receive more"};
+    return true;
+  }
   *error = {err, failed, std::strcmp(failed, "mmap") == 0 ? "re-mapping the source of a page move" : "moving received pages"};
   return false;
 }
@@ -476,9 +549,77 @@ void ReceiveEngine::Release(const Segment& segment) {
     case Pool::kDest:
       // Drop the moved pages now rather than at the next move onto this slot.
       madvise(segment.data, RoundUp(segment.length, PageSize()), MADV_DONTNEED);
-      counters_.syscalls++;
+      CountPageCalls(1);
       dest_pool_.Give(segment.slot);
       break;
+  }
+}
+
+bool ReceiveEngine::Privatize(const Segment& segment, SysError* error) {
+  // A copy of the slot's bytes replaces the slot in one mremap, so the alias sees the same bytes
+  // throughout; reading stays within the pages the segment covers (the rest of a socket VMA has
+  // none, and touching it would SIGBUS).
+  PageRange copy = MapBuffers(slot_bytes_, error);
+  if (!copy) return false;
+  std::memcpy(copy.data(), segment.data, segment.length);
+  if (mremap(copy.data(), slot_bytes_, slot_bytes_, MREMAP_MAYMOVE | MREMAP_FIXED, segment.data) == MAP_FAILED) {
+    *error = {errno, "mremap", "moving a quarantined lease off the socket's mapping"};
+    return false;
+  }
+  copy.Disown();  // now part of the pool's range, at the slot's address
+  return true;
+}
+
+bool ReceiveEngine::Quarantine(const Segment& segment, SysError* error) {
+  // Pages mapped from the socket (zerocopy, flip) would keep the socket open while quarantined.
+  if (segment.pool != Pool::kCopy && !Privatize(segment, error)) return false;
+  // The slot itself is simply not given back; a fresh one takes its place in the pool.
+  switch (segment.pool) {
+    case Pool::kCopy: {
+      PageRange fresh = MapBuffers(slot_bytes_, error);
+      if (!fresh) return false;
+      copy_pool_.Add(std::move(fresh));
+      return true;
+    }
+    case Pool::kMap: {
+      PageRange fresh = MapArena(slot_bytes_, error);
+      if (!fresh) return false;
+      map_pool_.Add(std::move(fresh));
+      map_slot_clean_.push_back(true);
+      return true;
+    }
+    case Pool::kDest: {
+      PageRange fresh = MapBuffers(slot_bytes_, error, DestAlignment(mode_, slot_bytes_, PageSize()));
+      if (!fresh) return false;
+      madvise(fresh.data(), fresh.length(), MADV_DONTFORK);
+      dest_pool_.Add(std::move(fresh));
+      return true;
+    }
+  }
+  return false;
+}
+
+void ReceiveEngine::EndQuarantine(const Segment& segment) {
+  if (segment.pool == Pool::kMap) {
+    // Privatized: it becomes a piece of the socket's mapping again, else it stays out of the pool.
+    uint8_t* slot = map_pool_.At(segment.slot);
+    if (mmap(slot, slot_bytes_, PROT_READ, MAP_SHARED | MAP_FIXED, fd_, 0) != slot) return;
+    map_slot_clean_[segment.slot] = true;
+    map_pool_.Give(segment.slot);
+    return;
+  }
+  Release(segment);
+}
+
+void ReceiveEngine::Retire() {
+  // Free slots may be pieces of the socket's mapping (arena, or destinations pages were moved
+  // onto): inaccessible anonymous memory replaces them, so the socket can close now while the
+  // quarantined slots (already private) stay where their aliases see them.
+  for (SlotPool* pool : {&map_pool_, &dest_pool_}) {
+    while (!pool->empty()) {
+      uint8_t* slot = pool->At(pool->Take());
+      mmap(slot, slot_bytes_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    }
   }
 }
 
@@ -495,13 +636,38 @@ void ReceiveEngine::Recycle(const Segment& segment) {
 
 void ReceiveEngine::ReleaseMapRange(uint32_t first_slot, uint32_t slots) {
   // One madvise drops the pages of all the slots; afterwards they are empty, so the next
-  // receive into them may pass TLB_CLEAN_HINT truthfully.
+  // receive into them may pass TLB_CLEAN_HINT truthfully. Batches (loops) cover slots of the
+  // first arena, which are adjacent; slots added by Quarantine() are released one by one.
   bool ok = madvise(map_pool_.At(first_slot), size_t(slots) * slot_bytes_, MADV_DONTNEED) == 0;
-  counters_.syscalls++;
+  CountPageCalls(1);
   for (uint32_t i = slots; i > 0; i--) {
     map_slot_clean_[first_slot + i - 1] = ok;
     map_pool_.Give(first_slot + i - 1);
   }
+}
+
+void ReceiveEngine::ReleaseMapSlots(std::vector<uint32_t> slots) {
+  std::sort(slots.begin(), slots.end(), [&](uint32_t a, uint32_t b) { return map_pool_.At(a) < map_pool_.At(b); });
+  for (size_t i = 0; i < slots.size();) {
+    size_t n = 1;
+    // Slot ids of one arena are adjacent in memory; a slot added by Quarantine() is not.
+    while (i + n < slots.size() && slots[i + n] == slots[i] + n && map_pool_.At(slots[i + n]) == map_pool_.At(slots[i]) + n * slot_bytes_) n++;
+    ReleaseMapRange(slots[i], static_cast<uint32_t>(n));
+    i += n;
+  }
+}
+
+void ReceiveEngine::WaitReadable(int timeout_ms) {
+  PollOne(fd_, POLLIN, timeout_ms);
+  counters_.syscalls++;
+  counters_.wait_calls++;
+}
+
+void ReceiveEngine::WaitForLowWater() {
+  if (queued_ >= std::max<size_t>(options_.low_water, 1)) return;
+  // poll() reports POLLIN once SO_RCVLOWAT bytes are queued (or EOF/an error); on timeout the
+  // receive call takes what is there, as a blocking recv() does when SO_RCVTIMEO expires.
+  WaitReadable(options_.wait_ms);
 }
 
 }  // namespace pageflip

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <unordered_map>
+#include <vector>
 
 #include "addon_data.h"
 #include "args.h"
@@ -13,6 +14,7 @@
 #include "external_buffer.h"
 #include "fd.h"
 #include "receive.h"
+#include "receive_options.h"
 #include "receive_stats.h"
 
 namespace pageflip {
@@ -21,27 +23,75 @@ struct ReceiverCore {
   // Our own duplicate of the socket: the caller may close its descriptor and the number may be
   // reused by another connection, whose bytes must never show up in this receiver's leases.
   UniqueFd fd;
+  // SO_RCVLOWAT while the receiver is open: back to the socket's own on close() (or when the
+  // core goes, should the receiver be collected unclosed). After fd: it ends first.
+  LowWaterGuard low_water;
   std::unique_ptr<ReceiveEngine> engine;  // null once closed
+  // Closed with leases in quarantine: the engine's slots stay mapped until the last one ends.
+  std::unique_ptr<ReceiveEngine> closed_engine;
   struct Lease {
     Segment segment;
     Napi::Reference<Napi::ArrayBuffer> buffer;  // weak: V8 may collect a forgotten lease
   };
   std::unordered_map<double, Lease> leases;
+  // Released leases whose buffer may live on in an alias (page_range.h, rule 3): their slots
+  // are untouched until the finalizer says no ArrayBuffer holds them any more.
+  std::unordered_map<double, Segment> quarantined;
   size_t max_leases = 8;  // bound on leases.size(), whichever pools they come from
+  // Released zero-copy slots whose pages are dropped together (one madvise, one TLB flush for
+  // the batch, as tcp_mmap.c and the loops do); they stay out of the pool until then, within
+  // the max_leases slots the arena has.
+  size_t release_batch = 1;
+  std::vector<uint32_t> held;
   double next_id = 1;
-  bool verify = false;
-  uint64_t seed = 0;
-  VerifyResult check;
-  uint64_t verified = 0;
+  ReceiveCounters closed_counters;  // the engine's at close(): stats() still reports the pattern check
   uint64_t collected = 0;  // leases released by the garbage collector rather than release()
 
-  // The buffer is unreachable (being finalized): no view can see the slot any more.
+  // The lease's backing store was freed (its finalizer runs): no view can see the slot any more.
   void Collected(double id) {
+    if (auto q = quarantined.find(id); q != quarantined.end()) {
+      if (engine) engine->EndQuarantine(q->second);
+      quarantined.erase(q);
+      if (quarantined.empty()) closed_engine.reset();
+      return;
+    }
     auto it = leases.find(id);
     if (it == leases.end()) return;
     if (engine) engine->Release(it->second.segment);
     collected++;
     leases.erase(it);
+  }
+
+  // Ends a lease: its slot is reused at once when detaching our buffer ended every view of it,
+  // else it is quarantined. Returns false with error when no fresh slot replaced a quarantined one.
+  bool End(double id, Lease& lease, SysError* error) {
+    if (DetachSoleBuffer(lease.buffer)) {
+      if (engine && lease.segment.pool == Pool::kMap && release_batch > 1) {
+        held.push_back(lease.segment.slot);
+        if (held.size() >= release_batch) ReleaseHeld();
+      } else if (engine) {
+        engine->Release(lease.segment);
+      }
+      return true;
+    }
+    quarantined.emplace(id, lease.segment);
+    return !engine || engine->Quarantine(lease.segment, error);
+  }
+
+  // Drops the held slots' pages and gives them back (a batch is full, a read found no free slot, close).
+  void ReleaseHeld() {
+    if (engine && !held.empty()) engine->ReleaseMapSlots(held);
+    held.clear();
+  }
+
+  // Detaches the buffer if we are its only holder: alive and never detached. A detached buffer
+  // was transferred; a collected one may have been transferred before (its finalizer tells).
+  static bool DetachSoleBuffer(Napi::Reference<Napi::ArrayBuffer>& ref) {
+    if (ref.IsEmpty()) return false;
+    Napi::ArrayBuffer buffer = ref.Value();
+    if (buffer.IsEmpty() || buffer.IsDetached()) return false;
+    buffer.Detach();
+    return true;
   }
 };
 
@@ -53,11 +103,11 @@ struct LeaseOwner {
   ~LeaseOwner() { core->Collected(id); }
 };
 
-void DetachIfAlive(Napi::Reference<Napi::ArrayBuffer>& ref) {
-  if (ref.IsEmpty()) return;
-  Napi::ArrayBuffer buffer = ref.Value();
-  if (!buffer.IsEmpty() && !buffer.IsDetached()) buffer.Detach();
-}
+// The memory behind info(): native writes into it, so it lives until both the receiver and
+// every ArrayBuffer over it (a transferred one too) are gone.
+struct LeaseInfoOwner {
+  std::shared_ptr<double[]> values;
+};
 
 }  // namespace
 
@@ -71,46 +121,31 @@ Napi::Function Receiver::Define(Napi::Env env) {
 
 Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(info) {
   Napi::Env env = info.Env();
-  int fd = FdArg(env, info[0]);
+  int fd = TcpConnectionFdArg(env, info[0]);
   Napi::Object options = ToObjectOrEmpty(env, info[1], "options");
-  ReceiveOptions engine_options;
-  std::string mode = options.Get("mode").IsUndefined() ? "copy" : ToString(env, options.Get("mode"), "options.mode");
-  if (!ParseReceiveMode(mode, &engine_options.mode))
-    ThrowRangeError(env, "mode must be copy, zerocopy, flip, copy-remap or splice, got '" + mode + "'");
-  engine_options.chunk = ToUintOr(env, options.Get("chunkSize"), "options.chunkSize", 256 * 1024, 1, 64ull << 20);
-  engine_options.slots = ToUintOr(env, options.Get("maxLeases"), "options.maxLeases", 8, 1, 1024);
-  engine_options.copybuf = ToUintOr(env, options.Get("copybuf"), "options.copybuf", 0, 0, 1 << 20);
-  engine_options.tlb_hint = ToBoolOr(env, options.Get("tlbHint"), "options.tlbHint", true);
-  engine_options.allow_fallback = ToBoolOr(env, options.Get("allowFallback"), "options.allowFallback", false);
-  engine_options.zerocopy_unavailable = AddonData::Of(env).simulate_no_zerocopy;
-  engine_options.nonblocking = true;
-
+  ReceiveArgs args = ReadReceiveOptions(env, options, ReceiveDriver::kReceiver);
+  args.engine.nonblocking = true;
+  args.engine.low_water = static_cast<size_t>(args.low_water);  // decides when a read waits
   core_ = std::make_shared<ReceiverCore>();
-  core_->max_leases = engine_options.slots;
-  core_->verify = ToBoolOr(env, options.Get("verify"), "options.verify", false);
-  core_->seed = ToUintOr(env, options.Get("seed"), "options.seed", 1);
+  core_->max_leases = args.engine.slots;
+  core_->release_batch = args.release_batch;
   core_->fd = DupFdOrThrow(env, fd, "duplicating the socket for the receiver");
   SysError error;
   std::string code;
-  core_->engine = ReceiveEngine::Create(core_->fd.get(), engine_options, &error, &code);
+  core_->engine = ReceiveEngine::Create(core_->fd.get(), args.engine, &error, &code);
   if (!core_->engine) {
     if (!code.empty()) throw CodedError(env, code.c_str(), error.hint);
     throw ErrnoError(env, error);
   }
-  // A waiting read wakes once lowWater bytes are queued (SO_RCVLOWAT; the kernel caps it at half
-  // the receive buffer and still wakes at EOF, on errors and when its window is nearly closed).
-  // Fewer wakeups with fuller leases; the JS side bounds each wait (lowWaterMs), so a peer that
-  // pauses below lowWater is never stalled. The previous value comes back on close().
-  int low_water = static_cast<int>(ToUintOr(env, options.Get("lowWater"), "options.lowWater", DefaultLowWater(engine_options.chunk), 1, INT32_MAX));
-  // Our duplicate: the option belongs to the socket both descriptors name.
-  if (!SwapLowWater(core_->fd.get(), low_water, &saved_low_water_)) {
+  // The JS side bounds each wait (lowWaterMs), so a peer that pauses below lowWater is never
+  // stalled. Set on our duplicate: the option belongs to the socket both descriptors name.
+  if (!core_->low_water.Set(core_->fd.get(), args.low_water)) {
     int err = errno;
     core_->engine.reset();
     ThrowErrno(env, err, "setsockopt", "SO_RCVLOWAT (lowWater)");
   }
-  Napi::Float64Array lease_info = Napi::Float64Array::New(env, 2 * kLeaseInfoFields);
-  info_data_ = lease_info.Data();  // V8 never moves an ArrayBuffer's backing store
-  info_ = Napi::Persistent(lease_info);
+  info_values_ = std::shared_ptr<double[]>(new double[2 * kLeaseInfoFields]());
+  info_ = Napi::Persistent(NewInfoArray(env));
 }
 
 Receiver::~Receiver() {
@@ -129,7 +164,13 @@ Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
   Segment segments[2];
   int count = 0;
   SysError error;
-  switch (core.engine->Read(segments, &count, &error, room >= 2 ? 2 : 1)) {
+  Step step = core.engine->Read(segments, &count, &error, room >= 2 ? 2 : 1);
+  // Every free slot may be in the release batch: give those back and read again.
+  if (step == Step::kNoSlot && !core.held.empty()) {
+    core.ReleaseHeld();
+    step = core.engine->Read(segments, &count, &error, room >= 2 ? 2 : 1);
+  }
+  switch (step) {
     case Step::kWouldBlock: return Napi::String::New(env, "wait");
     case Step::kNoSlot: return Napi::String::New(env, "full");
     case Step::kEof: return env.Null();
@@ -142,13 +183,6 @@ Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
   Napi::ArrayBuffer buffers[2];
   for (int i = 0; i < count; i++) {
     const Segment& segment = segments[i];
-    VerifyResult check;
-    if (core.verify) {
-      VerifyPattern(segment.data, segment.length, segment.offset, core.seed, check);
-      core.verified += segment.length;
-      if (check.mismatches && !core.check.mismatches) core.check.first_mismatch = check.first_mismatch;
-      core.check.mismatches += check.mismatches;
-    }
     double id = core.next_id++;
     try {
       buffers[i] = NewExternalArrayBuffer(env, segment.data, segment.length, std::make_unique<LeaseOwner>(LeaseOwner{core_, id}));
@@ -158,13 +192,13 @@ Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
       throw;
     }
     core.leases.emplace(id, ReceiverCore::Lease{segment, Napi::Weak(buffers[i])});
-    double* out = info_data_ + i * kLeaseInfoFields;
+    double* out = info_values_.get() + i * kLeaseInfoFields;
     out[0] = id;
     out[1] = double(segment.offset);
     out[2] = double(reinterpret_cast<uintptr_t>(segment.data));  // user addresses fit in 2^53
     out[3] = double(segment.mapped);
     out[4] = double(segment.copied);
-    out[5] = double(check.mismatches);
+    out[5] = double(segment.mismatches);
   }
   if (count == 1) return buffers[0];
   Napi::Array result = Napi::Array::New(env, count);
@@ -172,7 +206,17 @@ Napi::Value Receiver::Read(const Napi::CallbackInfo& info) {
   return result;
 }
 
-Napi::Value Receiver::Info(const Napi::CallbackInfo& info) { return info_.Value(); }
+Napi::Float64Array Receiver::NewInfoArray(Napi::Env env) {
+  Napi::ArrayBuffer buffer = NewExternalArrayBuffer(env, info_values_.get(), 2 * kLeaseInfoFields * sizeof(double),
+                                                    std::make_unique<LeaseInfoOwner>(LeaseInfoOwner{info_values_}));
+  return Napi::Float64Array::New(env, 2 * kLeaseInfoFields, buffer, 0);
+}
+
+Napi::Value Receiver::Info(const Napi::CallbackInfo& info) {
+  // Transferred away: a new view over the same memory (the alias keeps its own reference to it).
+  if (info_.Value().ArrayBuffer().IsDetached()) info_ = Napi::Persistent(NewInfoArray(info.Env()));
+  return info_.Value();
+}
 
 Napi::Value Receiver::Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -180,9 +224,10 @@ Napi::Value Receiver::Release(const Napi::CallbackInfo& info) {
   double id = static_cast<double>(ToUint(env, info[0], "id", 1));
   auto it = core.leases.find(id);
   if (it == core.leases.end()) ThrowState(env, "ERR_PAGEFLIP_RELEASED", "this lease was already released");
-  DetachIfAlive(it->second.buffer);  // first the views go, then the pages
-  if (core.engine) core.engine->Release(it->second.segment);
+  SysError error;
+  bool replaced = core.End(id, it->second, &error);  // first the views go, then the pages
   core.leases.erase(it);
+  if (!replaced) throw ErrnoError(env, error);
   return env.Undefined();
 }
 
@@ -194,9 +239,8 @@ Napi::Value Receiver::Stats(const Napi::CallbackInfo& info) {
   stats.Set("closed", !core.engine);
   stats.Set("outstandingLeases", double(core.leases.size()));
   stats.Set("collectedLeases", double(core.collected));
-  stats.Set("verifiedBytes", double(core.verified));
-  stats.Set("mismatches", double(core.check.mismatches));
-  stats.Set("firstMismatchOffset", core.check.mismatches ? Napi::Number::New(env, double(core.check.first_mismatch)) : env.Null());
+  stats.Set("quarantinedLeases", double(core.quarantined.size()));
+  SetVerifyCounters(env, stats, core.engine ? core.engine->counters() : core.closed_counters);
   return stats;
 }
 
@@ -224,11 +268,19 @@ Napi::Value Receiver::Fd(const Napi::CallbackInfo& info) {
 
 Napi::Value Receiver::Close(const Napi::CallbackInfo& info) {
   ReceiverCore& core = *core_;
-  for (auto& entry : core.leases) DetachIfAlive(entry.second.buffer);
+  core.ReleaseHeld();  // held slots are socket mappings too: back in the pool before Retire()
+  std::unique_ptr<ReceiveEngine> engine = std::move(core.engine);
+  if (engine) core.closed_counters = engine->counters();
+  SysError unused;  // no fresh slots for a closed receiver
+  for (auto& entry : core.leases) core.End(entry.first, entry.second, &unused);
   core.leases.clear();
-  core.engine.reset();  // unmaps every slot; late finalizers find no lease and do nothing
+  // Unmaps every slot, unless an alias may still see one: then when its finalizer runs.
+  if (!core.quarantined.empty() && engine) {
+    engine->Retire();
+    core.closed_engine = std::move(engine);
+  }
   // Give SO_RCVLOWAT back to the socket (the caller may keep using it), then drop our duplicate.
-  if (core.fd) setsockopt(core.fd.get(), SOL_SOCKET, SO_RCVLOWAT, &saved_low_water_, sizeof(saved_low_water_));
+  core.low_water.Restore();
   core.fd.reset();
   return info.Env().Undefined();
 }

@@ -33,12 +33,12 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   Napi::Value Layout(const Napi::CallbackInfo& info);  // buffer addresses (bigint) for diagnostics
   Napi::Value Fd(const Napi::CallbackInfo& info);      // the receiver's own duplicate of the socket
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // A Float64Array over info_values_ whose finalizer shares them.
+  Napi::Float64Array NewInfoArray(Napi::Env env);
 
   std::shared_ptr<ReceiverCore> core_;
   Napi::Reference<Napi::Float64Array> info_;
-  double* info_data_ = nullptr;
-  int saved_low_water_ = 1;   // SO_RCVLOWAT before we set lowWater; restored on close()
-
+  std::shared_ptr<double[]> info_values_;  // what info_ shows (see LeaseInfoOwner)
 };
 
 }  // namespace pageflip

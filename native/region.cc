@@ -11,16 +11,41 @@
 
 namespace pageflip {
 
+Mapping::Mapping(napi_env env, PageRange range) : env_(env), range_(std::move(range)), accounted_(range_.length()) {
+  Napi::MemoryManagement::AdjustExternalMemory(Napi::BasicEnv(env_), static_cast<int64_t>(accounted_));
+}
+
+Mapping::~Mapping() { Unmap(); }
+
+int Mapping::Unmap() {
+  int err = range_.Unmap();
+  Unaccount();
+  return err;
+}
+
+void Mapping::Disown() {
+  range_.Disown();
+  Unaccount();
+}
+
+void Mapping::Unaccount() {
+  if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(Napi::BasicEnv(env_), -static_cast<int64_t>(accounted_));
+  accounted_ = 0;
+}
+
 namespace {
 
 constexpr size_t kHugePageSize = 2 * 1024 * 1024;
 
-// Keeps the mapping alive for as long as V8 holds the ArrayBuffer.
+// Marks wrappers made by the Region constructor: an unwrapped one was closed, not forged.
+constexpr napi_type_tag kRegionTag = {0x70616765666c6970ull, 0x726567696f6e0001ull};
+
+}  // namespace
+
+// Keeps the pages mapped for as long as V8 holds the ArrayBuffer (or one it was transferred to).
 struct MappingOwner {
   MappingPtr mapping;
 };
-
-}  // namespace
 
 bool MremapDontUnmapSupported() {
   static const bool supported = [] {
@@ -56,33 +81,64 @@ Region::Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) 
   huge_ = ToBoolOr(env, options.Get("hugePages"), "options.hugePages", false);
   bool populate = ToBoolOr(env, options.Get("populate"), "options.populate", false);
 
-  void* data = nullptr;
+  PageRange range;
   if (huge_) {
-    data = MapAnonymousAligned(length_, kHugePageSize, PROT_READ | PROT_WRITE, MAP_NORESERVE);
-    if (!data) ThrowErrno(env, errno, "mmap", "could not reserve " + std::to_string(length_) + " bytes");
+    range = MapAnonymousAligned(length_, kHugePageSize, PROT_READ | PROT_WRITE, MAP_NORESERVE);
+    if (!range) ThrowErrno(env, errno, "mmap", "could not reserve " + std::to_string(length_) + " bytes");
     // Ask for transparent huge pages; whether the kernel gave them is visible in smaps.
-    madvise(data, length_, MADV_HUGEPAGE);
+    madvise(range.data(), length_, MADV_HUGEPAGE);
   } else {
-    data = mmap(nullptr, length_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0),
-                -1, 0);
+    void* data = mmap(nullptr, length_, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
     if (data == MAP_FAILED) ThrowErrno(env, errno, "mmap", "could not map " + std::to_string(length_) + " bytes");
+    range = PageRange(data, length_);
   }
-  mapping_ = std::make_shared<Mapping>(env, data, length_);
   if (huge_ && populate) {
     // Pre-fault after the huge-page advice so the faults can be served with huge pages.
-    if (madvise(data, length_, MADV_POPULATE_WRITE) != 0) {
-      volatile uint8_t* bytes = static_cast<uint8_t*>(data);
+    if (madvise(range.data(), length_, MADV_POPULATE_WRITE) != 0) {
+      int err = errno;
+      // EINVAL: a kernel before 5.14 does not know the advice; touch the pages instead. Any other
+      // error (ENOMEM, EFAULT, EHWPOISON...) is the populate failing, which touching would turn
+      // into a SIGBUS or an OOM kill: report it (the mapping is unmapped on the way out).
+      if (err != EINVAL) ThrowErrno(env, err, "madvise", "MADV_POPULATE_WRITE (populate) of " + std::to_string(length_) + " bytes");
+      volatile uint8_t* bytes = range.data();
       for (size_t i = 0; i < length_; i += PageSize()) bytes[i] = 0;
     }
   }
+  mapping_ = std::make_shared<Mapping>(env, std::move(range));
+  NAPI_THROW_IF_FAILED_VOID(env, napi_type_tag_object(env, Value(), &kRegionTag));
+}
+
+Region* Region::Unwrap(Napi::Object wrapper) {
+  Napi::Env env = wrapper.Env();
+  void* wrapped = nullptr;
+  if (napi_unwrap(env, wrapper, &wrapped) == napi_ok && wrapped != nullptr) return static_cast<Region*>(wrapped);
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, wrapper, &kRegionTag, &tagged) == napi_ok && tagged) return Closed(env);
+  ThrowTypeError(env, "not a PageRegion");
+}
+
+Region* Region::Closed(Napi::Env env) {
+  AddonData& data = AddonData::Of(env);
+  if (data.closed_region.IsEmpty()) {
+    Napi::Object object = data.region_constructor.New({Napi::Number::New(env, double(PageSize()))});
+    Region* region = ObjectWrap<Region>::Unwrap(object);
+    region->Release();
+    region->length_ = 0;
+    region->shared_closed_ = true;
+    data.closed_region = Napi::Persistent(object);
+  }
+  return ObjectWrap<Region>::Unwrap(data.closed_region.Value());
 }
 
 Region* Region::FromValue(Napi::Env env, Napi::Value value, const char* what) {
-  void* wrapped = nullptr;
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(AddonData::Of(env).region_constructor.Value()) ||
-      napi_unwrap(env, value, &wrapped) != napi_ok || wrapped == nullptr)
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(AddonData::Of(env).region_constructor.Value()))
     ThrowTypeError(env, std::string(what) + " must be a PageRegion");
-  return static_cast<Region*>(wrapped);
+  try {
+    return Unwrap(value.As<Napi::Object>());
+  } catch (const Napi::Error&) {
+    ThrowTypeError(env, std::string(what) + " must be a PageRegion");
+  }
 }
 
 Mapping& Region::OpenMapping(Napi::Env env, const char* operation) {
@@ -92,8 +148,24 @@ Mapping& Region::OpenMapping(Napi::Env env, const char* operation) {
   return *mapping_;
 }
 
+Mapping& Region::PrivateMapping(Napi::Env env, const char* operation) {
+  Mapping& mapping = OpenMapping(env, operation);
+  if (Escaped())
+    ThrowState(env, "ERR_PAGEFLIP_TRANSFERRED",
+               std::string("cannot ") + operation +
+                   ": a view of the region was transferred (ArrayBuffer.prototype.transfer), so its pages "
+                   "may be seen from a buffer pageflip does not track; they stay "
+                   "mapped until that buffer is collected. close() the region and allocate a new one");
+  return mapping;
+}
+
+bool Region::Escaped() {
+  if (!mapping_->escaped && !buffer_.IsEmpty() && buffer_.Value().IsDetached()) mapping_->escaped = true;
+  return mapping_->escaped;
+}
+
 MappingPtr Region::Lend(Napi::Env env) {
-  OpenMapping(env, "send");
+  PrivateMapping(env, "send");
   DetachBuffer();
   lent_ = true;
   return mapping_;
@@ -101,10 +173,24 @@ MappingPtr Region::Lend(Napi::Env env) {
 
 void Region::Return(bool consumed) {
   lent_ = false;
-  if (consumed && mapping_) {
-    mapping_->Unmap();  // our reference only: the kernel keeps the gifted pages until sent
+  // Gifted pages: our reference only goes, the kernel keeps them until sent.
+  if (consumed && mapping_) Release();
+}
+
+int Region::Release() {
+  // Our own view goes first; if someone else detached it, the pages may live on in their buffer.
+  bool escaped = Escaped();
+  MappingOwner* owner = buffer_owner_;
+  DetachBuffer();
+  if (escaped) {
     mapping_.reset();
+    return 0;
   }
+  // Sole holder: nothing can reach the pages now, so the finalizer (run later) needs none of it.
+  if (owner) owner->mapping.reset();
+  int err = mapping_->Unmap();
+  mapping_.reset();
+  return err;
 }
 
 void Region::DetachBuffer() {
@@ -112,15 +198,20 @@ void Region::DetachBuffer() {
   Napi::ArrayBuffer buffer = buffer_.Value();
   if (!buffer.IsEmpty() && !buffer.IsDetached()) buffer.Detach();
   buffer_.Reset();
+  buffer_owner_ = nullptr;
 }
 
 Napi::Value Region::Buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Mapping& mapping = OpenMapping(env, "get a view");
+  // After a transfer our buffer is detached: a new one shares the pages like the alias does.
+  if (Escaped()) DetachBuffer();
   if (buffer_.IsEmpty()) {
     auto owner = std::make_unique<MappingOwner>(MappingOwner{mapping_});
+    MappingOwner* holder = owner.get();
     Napi::ArrayBuffer buffer = NewExternalArrayBuffer(env, mapping.data(), mapping.length(), std::move(owner));
     buffer_ = Napi::Persistent(buffer);
+    buffer_owner_ = holder;
   }
   return buffer_.Value();
 }
@@ -138,10 +229,10 @@ Napi::Value Region::Closed(const Napi::CallbackInfo& info) { return Napi::Boolea
 
 Napi::Value Region::MoveTo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Mapping& source = OpenMapping(env, "move pages");
+  Mapping& source = PrivateMapping(env, "move pages");
   Region* dest = FromValue(env, info[0], "destination");
   if (dest == this) ThrowState(env, "ERR_PAGEFLIP_SAME_REGION", "cannot move a region onto itself");
-  Mapping& target = dest->OpenMapping(env, "move pages into the destination");
+  Mapping& target = dest->PrivateMapping(env, "move pages into the destination");
   if (target.length() != source.length())
     throw CodedRangeError(env, "ERR_PAGEFLIP_LENGTH_MISMATCH",
                           "regions differ in length (" + std::to_string(source.length()) + " vs " +
@@ -151,8 +242,8 @@ Napi::Value Region::MoveTo(const Napi::CallbackInfo& info) {
   DontUnmap dontunmap = MremapDontUnmapSupported() ? DontUnmap::kOn : DontUnmap::kOff;
   const char* failed = nullptr;
   if (int err = MovePageRange(source.data(), target.data(), source.length(), &dontunmap, -1, &failed)) {
-    if (err == EEXIST) {
-      // The pages moved, but something else took the source's old address meanwhile: it is no longer ours.
+    if (SourceAddressTaken(err, failed)) {
+      // The whole region was the move's source: all of it is someone else's now.
       DetachBuffer();
       mapping_->Disown();
       mapping_.reset();
@@ -166,19 +257,16 @@ Napi::Value Region::MoveTo(const Napi::CallbackInfo& info) {
 
 Napi::Value Region::Remap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Mapping& old = OpenMapping(env, "remap");
+  Mapping& old = PrivateMapping(env, "remap");
   // Reserve a fresh range first: mremap without FIXED would leave same-sized pages where they are.
   size_t alignment = huge_ ? kHugePageSize : PageSize();
-  void* fresh = MapAnonymousAligned(old.length(), alignment, PROT_NONE, MAP_NORESERVE);
+  PageRange fresh = MapAnonymousAligned(old.length(), alignment, PROT_NONE, MAP_NORESERVE);
   if (!fresh) ThrowErrno(env, errno, "mmap", "could not reserve a destination for remap");
-  if (mremap(old.data(), old.length(), old.length(), MREMAP_MAYMOVE | MREMAP_FIXED, fresh) == MAP_FAILED) {
-    int err = errno;
-    munmap(fresh, old.length());
-    ThrowErrno(env, err, "mremap", "moving the region to a fresh address");
-  }
+  if (mremap(old.data(), old.length(), old.length(), MREMAP_MAYMOVE | MREMAP_FIXED, fresh.data()) == MAP_FAILED)
+    ThrowErrno(env, errno, "mremap", "moving the region to a fresh address");
   DetachBuffer();
   old.Disown();  // the kernel unmapped the old range as part of the move
-  mapping_ = std::make_shared<Mapping>(env, fresh, length_);
+  mapping_ = std::make_shared<Mapping>(env, std::move(fresh));
   return Address(info);
 }
 
@@ -186,9 +274,13 @@ Napi::Value Region::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!mapping_) return env.Undefined();
   if (lent_) ThrowState(env, "ERR_PAGEFLIP_BUSY", "cannot close: the region is lent to a send in progress");
-  DetachBuffer();
-  int err = mapping_->Unmap();
-  mapping_.reset();
+  int err = Release();
+  if (!shared_closed_) {
+    // Free the native side now (see Unwrap): a burst of regions closed without yielding to the
+    // event loop would otherwise hold every one of them until it turns.
+    napi_remove_wrap(env, Value(), nullptr);
+    delete this;
+  }
   if (err) ThrowErrno(env, err, "munmap");
   return env.Undefined();
 }

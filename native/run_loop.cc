@@ -8,8 +8,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "addon_data.h"
 #include "args.h"
@@ -17,8 +20,10 @@
 #include "mapping.h"
 #include "pattern.h"
 #include "receive.h"
+#include "receive_options.h"
 #include "receive_stats.h"
 #include "send.h"
+#include "tcp_socket.h"
 #include "thread_task.h"
 
 namespace pageflip {
@@ -26,11 +31,30 @@ namespace pageflip {
 namespace {
 
 constexpr int kStopCheckMs = 100;  // how often a blocked loop looks at its stop flag
+constexpr const char* kReceiveThreadName = "pageflip-recv";  // at most 15 characters (comm)
+constexpr const char* kSendThreadName = "pageflip-send";
 
 double Now() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// The whole text of a small file (/proc/stat, a task's schedstat), or "" when it cannot be read
+// (e.g. the task is gone). Read with plain syscalls: it runs on the loop thread at its edges.
+std::string ReadSmallFile(const std::string& path) {
+  std::string text;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buffer[8192];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, size_t(n));
+  }
+  close(fd);
+  return text;
 }
 
 struct ThreadUsage {
@@ -51,6 +75,7 @@ struct ThreadUsage {
 // What every loop shares: limits, pinning, blocking mode, timing and the outcome.
 struct LoopBase {
   UniqueFd fd;  // our own dup: the JS side may close its descriptor meanwhile
+  LoopClaim claim;  // this loop's direction of the socket (released before fd closes)
   uint64_t byte_limit = 0;  // 0 = none
   double seconds = 0;       // 0 = none
   int cpu = -1;
@@ -62,14 +87,25 @@ struct LoopBase {
   const char* end_reason = "stopped";
   double elapsed = 0;
   ThreadUsage usage_start, usage_end;
-  int saved_flags = -1;
+  bool timeout_set = false;  // Restore puts saved_timeout back
   timeval saved_timeout{};
   int timeout_option = SO_RCVTIMEO;
   double started_at = 0;
   double deadline = 0;  // 0 = none
+  // Files read at the loop's first and last instant (the measurement window: /proc/stat, the
+  // other side's schedstat), so every CPU figure of a run covers exactly the loop.
+  std::vector<std::string> window_paths;
+  std::vector<std::string> window_start, window_end;
+
+  static std::vector<std::string> ReadAll(const std::vector<std::string>& paths) {
+    std::vector<std::string> texts;
+    for (const std::string& path : paths) texts.push_back(ReadSmallFile(path));
+    return texts;
+  }
 
   // Start of a loop: the clock, the deadline and the thread's CPU usage.
   void Begin() {
+    window_start = ReadAll(window_paths);
     started_at = Now();
     deadline = seconds > 0 ? started_at + seconds : 0;
     usage_start = ThreadUsage::Now();
@@ -94,46 +130,54 @@ struct LoopBase {
   void End() {
     usage_end = ThreadUsage::Now();
     elapsed = Now() - started_at;
+    window_end = ReadAll(window_paths);
   }
 
-  void StartFailed(const SysError& e) { error = e; }
+  void StartFailed(const SysError& e) {
+    error = e;
+    claim.Release();  // no thread ran: nothing else gives the direction back before the promise settles
+  }
 
-  bool Prepare(int option) {
+  bool Prepare(int option, const char* thread_name) {
     timeout_option = option;
+    // Named so a measurement can find the loop threads in /proc/PID/task/*/comm.
+    pthread_setname_np(pthread_self(), thread_name);
     if (cpu >= 0) {
       if (int err = PinCurrentThread(cpu)) {
         error = {err, "pthread_setaffinity_np", "pinning the loop to CPU " + std::to_string(cpu)};
+        claim.Release();
         return false;
       }
     }
     if (blocking) {
       // A blocking socket needs one syscall per read/write instead of poll + retry; the
       // timeout bounds how long a stop request can go unnoticed.
-      // The flags belong to the open file description the caller shares with our dup: whatever
-      // fails below, they are put back as they were (Restore() only runs after a good Prepare()).
-      int flags = fcntl(fd.get(), F_GETFL);
+      // The flags belong to the open file description the caller (and a loop of the other
+      // direction) shares with our dup: the claim clears O_NONBLOCK for all of them and the last
+      // to leave puts it back. Whatever fails below, nothing stays changed.
       socklen_t length = sizeof(saved_timeout);
       getsockopt(fd.get(), SOL_SOCKET, option, &saved_timeout, &length);
       timeval timeout{0, kStopCheckMs * 1000};
-      if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
-        error = {errno, "fcntl", "switching the socket to blocking mode"};
+      if (int err = claim.EnterBlocking()) {
+        error = {err, "fcntl", "switching the socket to blocking mode"};
+        claim.Release();
         return false;
       }
       if (setsockopt(fd.get(), SOL_SOCKET, option, &timeout, sizeof(timeout)) != 0) {
-        error = {errno, "setsockopt", "setting the loop's socket timeout (is fd a socket?)"};
-        fcntl(fd.get(), F_SETFL, flags);
+        error = {errno, "setsockopt", "setting the loop's socket timeout"};
+        claim.Release();
         return false;
       }
-      saved_flags = flags;
+      timeout_set = true;
     }
     return true;
   }
 
+  // After the loop: the socket as it was, and the direction free for the next loop (before the
+  // promise settles, so a loop started right after it is not refused).
   void Restore() {
-    if (blocking && saved_flags >= 0) {
-      fcntl(fd.get(), F_SETFL, saved_flags);
-      setsockopt(fd.get(), SOL_SOCKET, timeout_option, &saved_timeout, sizeof(saved_timeout));
-    }
+    if (timeout_set) setsockopt(fd.get(), SOL_SOCKET, timeout_option, &saved_timeout, sizeof(saved_timeout));
+    claim.Release();
   }
 
   void SetCommon(Napi::Env env, Napi::Object stats) const {
@@ -144,6 +188,15 @@ struct LoopBase {
     stats.Set("voluntarySwitches", double(usage_end.voluntary - usage_start.voluntary));
     stats.Set("involuntarySwitches", double(usage_end.involuntary - usage_start.involuntary));
     stats.Set("endReason", end_reason);
+    if (!window_paths.empty()) {
+      auto texts = [&](const std::vector<std::string>& list) {
+        Napi::Array array = Napi::Array::New(env, list.size());
+        for (size_t i = 0; i < list.size(); i++) array.Set(uint32_t(i), list[i]);
+        return array;
+      };
+      stats.Set("windowStart", texts(window_start));
+      stats.Set("windowEnd", texts(window_end));
+    }
   }
 
   void Finish(Napi::Env env, Napi::Promise::Deferred& deferred, Napi::Object stats) const {
@@ -159,26 +212,23 @@ struct LoopBase {
 
 class ReceiveTask : public LoopBase {
  public:
-  ReceiveOptions options;
-  bool verify = false;
-  uint64_t seed = 0;
-  bool lazy_release = false;  // zerocopy: let the next receive zap old pages instead of madvise
-  int low_water = 0;          // SO_RCVLOWAT during the loop; 0 leaves the socket's own
+  ReceiveArgs args;  // options.mode, verify, seed, ... (receive_options.h)
 
   void Abort() { stop->store(true); }
 
   void Run() {
-    if (!Prepare(SO_RCVTIMEO)) return;
+    if (!Prepare(SO_RCVTIMEO, kReceiveThreadName)) return;
     // Waking only once low_water bytes are queued gives fuller reads and fewer wakeups
     // (bench:tune measured it); a pause below it costs at most the stop-check interval.
-    int saved_low_water = 1;
-    if (low_water > 0 && !SwapLowWater(fd.get(), low_water, &saved_low_water)) {
-      error = {errno, "setsockopt", "SO_RCVLOWAT (lowWater)"};
-    } else {
-      engine_ = ReceiveEngine::Create(fd.get(), options, &error, &error_code);
-      if (engine_) Loop();
-      if (low_water > 0) setsockopt(fd.get(), SOL_SOCKET, SO_RCVLOWAT, &saved_low_water, sizeof(saved_low_water));
-    }
+    {
+      LowWaterGuard low_water;
+      if (args.low_water > 0 && !low_water.Set(fd.get(), args.low_water)) {
+        error = {errno, "setsockopt", "SO_RCVLOWAT (lowWater)"};
+      } else {
+        engine_ = ReceiveEngine::Create(fd.get(), args.engine, &error, &error_code);
+        if (engine_) Loop();
+      }
+    }  // the socket's own mark is back before the direction is freed
     Restore();
   }
 
@@ -186,21 +236,12 @@ class ReceiveTask : public LoopBase {
     Napi::Object stats = Napi::Object::New(env);
     SetCommon(env, stats);
     if (engine_) SetReceiveCounters(env, stats, *engine_);
-    stats.Set("verifiedBytes", double(verified_));
-    stats.Set("mismatches", double(check_.mismatches));
-    stats.Set("firstMismatchOffset", check_.mismatches ? Napi::Number::New(env, double(check_.first_mismatch)) : env.Null());
+    SetVerifyCounters(env, stats, engine_ ? engine_->counters() : ReceiveCounters{});
     engine_.reset();  // unmap the buffers on the JS thread, after the worker is done
     Finish(env, deferred, stats);
   }
 
  private:
-  void Consume(const Segment& segment) {
-    if (verify) {
-      VerifyPattern(segment.data, segment.length, segment.offset, seed, check_);
-      verified_ += segment.length;
-    }
-  }
-
   void ReleaseHeld() {
     if (held_) engine_->ReleaseMapRange(first_held_, held_);
     held_ = 0;
@@ -214,14 +255,11 @@ class ReceiveTask : public LoopBase {
       if (Ended(engine_->counters().bytes)) break;
       Step step = engine_->Read(segments, &count, &error);
       if (step == Step::kData) {
-        for (int i = 0; i < count; i++) {
-          Consume(segments[i]);
-          Recycle(segments[i]);
-        }
+        for (int i = 0; i < count; i++) Recycle(segments[i]);  // verified by the engine (options.verify)
       } else if (step == Step::kWouldBlock) {
-        // Blocking recv already waited; zero-copy receive never blocks, so wait here.
-        if (!blocking || engine_->mode() == ReceiveMode::kZerocopy || engine_->mode() == ReceiveMode::kFlip)
-          PollOne(fd.get(), POLLIN, kStopCheckMs);
+        // Blocking: the receive call (or the engine's low-water wait before it) already waited
+        // up to kStopCheckMs. Non-blocking: wait here, counted with the mode's syscalls.
+        if (!blocking) engine_->WaitReadable(kStopCheckMs);
       } else if (step == Step::kNoSlot) {
         ReleaseHeld();
       } else if (step == Step::kEof) {
@@ -236,19 +274,17 @@ class ReceiveTask : public LoopBase {
   }
 
   void Recycle(const Segment& segment) {
-    if (segment.pool == Pool::kMap && !lazy_release) {
+    if (segment.pool == Pool::kMap && !args.lazy_release) {
       // Batch: slots are taken in ascending order, so held slots are contiguous.
       if (held_ == 0) first_held_ = segment.slot;
       held_++;
-      if (held_ == options.slots) ReleaseHeld();
+      if (held_ == args.engine.slots) ReleaseHeld();
       return;
     }
     engine_->Recycle(segment);
   }
 
   std::unique_ptr<ReceiveEngine> engine_;
-  VerifyResult check_;
-  uint64_t verified_ = 0;
   uint32_t first_held_ = 0;
   uint32_t held_ = 0;
 };
@@ -256,16 +292,19 @@ class ReceiveTask : public LoopBase {
 class SendTask : public LoopBase {
  public:
   SendMode mode = SendMode::kWrite;
-  size_t chunk = 256 * 1024;
+  size_t chunk = kDefaultChunk;
   uint64_t seed = 0;
   bool shutdown_when_done = false;
+  bool allow_copy = false;
 
   void Abort() { stop->store(true); }
 
   void Run() {
-    if (!Prepare(SO_SNDTIMEO)) return;
-    engine_ = std::make_unique<SendEngine>(fd.get(), mode, chunk, !blocking);
+    if (!Prepare(SO_SNDTIMEO, kSendThreadName)) return;
+    engine_ = std::make_unique<SendEngine>(fd.get(), mode, chunk, !blocking, allow_copy);
     if (engine_->Setup(&error) && MapRing()) Loop();
+    counters_ = engine_->counters();
+    engine_.reset();  // gives the socket's zero-copy notifications to the next sender now
     Restore();
   }
 
@@ -273,7 +312,7 @@ class SendTask : public LoopBase {
     Napi::Object stats = Napi::Object::New(env);
     SetCommon(env, stats);
     stats.Set("mode", SendModeName(mode));
-    const SendCounters& c = engine_ ? engine_->counters() : SendCounters{};
+    const SendCounters& c = counters_;
     stats.Set("bytes", double(c.bytes));
     stats.Set("syscalls", double(c.syscalls));
     stats.Set("wouldBlock", double(c.would_block));
@@ -281,21 +320,21 @@ class SendTask : public LoopBase {
     stats.Set("completions", double(c.completions));
     stats.Set("completionsCopied", double(c.completions_copied));
     stats.Set("enobufs", double(c.enobufs));
-    if (ring_) munmap(ring_, kPatternPeriod);
-    ring_ = nullptr;
+    stats.Set("copiedSends", double(c.copied_sends));
+    stats.Set("copiedBytes", double(c.copied_bytes));
+    ring_.Unmap();
     Finish(env, deferred, stats);
   }
 
  private:
   bool MapRing() {
     // Filled once, never written again: safe to hand to MSG_ZEROCOPY and SPLICE_F_GIFT.
-    void* p = MapAnonymousAligned(kPatternPeriod, PageSize(), PROT_READ | PROT_WRITE, 0);
-    if (!p) {
+    ring_ = MapAnonymousAligned(kPatternPeriod, PageSize(), PROT_READ | PROT_WRITE, 0);
+    if (!ring_) {
       error = {errno, "mmap", "allocating the 16 MiB send ring"};
       return false;
     }
-    ring_ = static_cast<uint8_t*>(p);
-    FillPatternPeriod(ring_, seed);
+    FillPatternPeriod(ring_.data(), seed);
     return true;
   }
 
@@ -308,15 +347,17 @@ class SendTask : public LoopBase {
       size_t in_ring = static_cast<size_t>(offset % kPatternPeriod);
       size_t length = std::min<uint64_t>(chunk, kPatternPeriod - in_ring);
       if (byte_limit) length = std::min<uint64_t>(length, byte_limit - offset);
-      // Never hand out ring bytes whose previous zero-copy send has not completed.
-      if (mode == SendMode::kZerocopy && engine_->inflight_bytes() + length > kPatternPeriod - chunk) {
+      // The ring is never written, so its bytes may be in flight twice; what bounds the pages
+      // pinned is this: at most one ring's worth in flight (a single send may always go).
+      uint64_t inflight = engine_->inflight_bytes();
+      if (mode == SendMode::kZerocopy && inflight > 0 && inflight + length > kPatternPeriod) {
         if (!engine_->Reap(kStopCheckMs, true, &error)) {
           failed = true;
           break;
         }
         continue;
       }
-      ssize_t n = engine_->Send(ring_ + in_ring, length, &error);
+      ssize_t n = engine_->Send(ring_.data() + in_ring, length, &error);
       if (n < 0) {
         failed = true;
         break;
@@ -330,8 +371,12 @@ class SendTask : public LoopBase {
     if (!failed && std::string(end_reason) == "bytes") {
       // A complete transfer: the peer reads everything, so every completion must arrive (and
       // the splice pipe must empty) before we report success and unmap the ring.
-      if (!engine_->Drain(5000, &error) && !error) error = {ETIMEDOUT, "recvmsg", "waiting for zero-copy completions"};
-      if (shutdown_when_done && !error) shutdown(fd.get(), SHUT_WR);
+      // At most 5 s, and a stop request (also the environment's teardown) ends the wait.
+      bool drained = false;
+      for (double until = Now() + 5; !drained && !error && !stop->load() && Now() < until;)
+        drained = engine_->Drain(kStopCheckMs, &error);
+      if (!drained && !error && !stop->load()) error = {ETIMEDOUT, "recvmsg", "waiting for zero-copy completions"};
+      if (shutdown_when_done && drained) shutdown(fd.get(), SHUT_WR);
     } else if (!failed) {
       // Stopped or out of time: the peer may have stopped reading, so completions can take
       // until the socket closes. Reap what is there; unmapping the ring afterwards is safe
@@ -345,7 +390,8 @@ class SendTask : public LoopBase {
   }
 
   std::unique_ptr<SendEngine> engine_;
-  uint8_t* ring_ = nullptr;
+  SendCounters counters_;
+  PageRange ring_;
 };
 
 template <class Task>
@@ -354,6 +400,13 @@ void ReadLimits(Napi::Env env, Napi::Object options, Task& task) {
   task.seconds = ToNumberOr(env, options.Get("seconds"), "options.seconds", 0, 0, 1e6);
   task.cpu = static_cast<int>(options.Get("cpu").IsUndefined() ? -1 : ToInt(env, options.Get("cpu"), "options.cpu", 0, CPU_SETSIZE - 1));
   task.blocking = ToBoolOr(env, options.Get("blocking"), "options.blocking", true);
+  Napi::Value window = options.Get("window");
+  if (!window.IsUndefined()) {
+    if (!window.IsArray()) ThrowTypeError(env, "options.window must be an array of file paths");
+    Napi::Array paths = window.As<Napi::Array>();
+    if (paths.Length() > 64) ThrowRangeError(env, "options.window takes at most 64 paths");
+    for (uint32_t i = 0; i < paths.Length(); i++) task.window_paths.push_back(ToString(env, paths.Get(i), "options.window[i]"));
+  }
 }
 
 }  // namespace
@@ -367,7 +420,7 @@ Loop::Loop(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Loop>(info) {
   std::string kind = ToString(env, info[0], "kind");
   if (kind != "receive" && kind != "send") ThrowRangeError(env, "kind must be 'receive' or 'send'");
   receive_ = kind == "receive";
-  fd_ = FdArg(env, info[1]);
+  fd_ = TcpConnectionFdArg(env, info[1]);
   options_ = Napi::Persistent(ToObjectOrEmpty(env, info[2], "options"));
 }
 
@@ -375,43 +428,37 @@ Napi::Value Loop::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (started_) ThrowState(env, "ERR_PAGEFLIP_BUSY", "this loop was already started");
   Napi::Object options = options_.Value();
-  std::string mode = options.Get("mode").IsUndefined() ? (receive_ ? "copy" : "write") : ToString(env, options.Get("mode"), "options.mode");
-  size_t chunk = ToUintOr(env, options.Get("chunkSize"), "options.chunkSize", 256 * 1024, 1, 64ull << 20);
-  uint64_t seed = ToUintOr(env, options.Get("seed"), "options.seed", 1);
-
   auto attach = [&](LoopBase& task) {
     ReadLimits(env, options, task);
     task.stop = stop_;
     task.fd = DupFdOrThrow(env, fd_, "duplicating the socket for the loop");
+    if (int err = task.claim.Take(task.fd.get(), receive_ ? LoopClaim::Direction::kReceive : LoopClaim::Direction::kSend)) {
+      if (err == EBUSY)
+        ThrowState(env, "ERR_PAGEFLIP_BUSY",
+                   std::string("a ") + (receive_ ? "receive" : "send") + " loop is already running on this connection");
+      ThrowErrno(env, err, "fstat", "identifying the socket");
+    }
   };
 
   Napi::Promise promise;
   if (receive_) {
     auto task = std::make_shared<ReceiveTask>();
-    if (!ParseReceiveMode(mode, &task->options.mode))
-      ThrowRangeError(env, "receive mode must be copy, zerocopy, flip, copy-remap or splice, got '" + mode + "'");
-    task->options.chunk = chunk;
-    task->options.slots = ToUintOr(env, options.Get("releaseBatch"), "options.releaseBatch", 1, 1, 1024);
-    task->options.copybuf = ToUintOr(env, options.Get("copybuf"), "options.copybuf", 0, 0, 1 << 20);
-    task->options.tlb_hint = ToBoolOr(env, options.Get("tlbHint"), "options.tlbHint", true);
-    task->options.allow_fallback = ToBoolOr(env, options.Get("allowFallback"), "options.allowFallback", false);
-    task->options.zerocopy_unavailable = AddonData::Of(env).simulate_no_zerocopy;
-    task->lazy_release = ToBoolOr(env, options.Get("lazyRelease"), "options.lazyRelease", false);
-    if (task->lazy_release) task->options.tlb_hint = false;  // slots are not empty: the hint would lie
-    task->verify = ToBoolOr(env, options.Get("verify"), "options.verify", false);
-    task->low_water = static_cast<int>(ToUintOr(env, options.Get("lowWater"), "options.lowWater", DefaultLowWater(chunk), 0, INT32_MAX));
-    task->seed = seed;
+    task->args = ReadReceiveOptions(env, options, ReceiveDriver::kLoop);
     attach(*task);
-    task->options.nonblocking = !task->blocking;
+    ReceiveOptions& engine = task->args.engine;
+    engine.nonblocking = !task->blocking;
+    engine.low_water = static_cast<size_t>(task->args.low_water);
+    engine.wait_ms = kStopCheckMs;
     promise = ThreadJob<ReceiveTask>::Start(env, task);
   } else {
     auto task = std::make_shared<SendTask>();
-    if (!ParseSendMode(mode, &task->mode)) ThrowRangeError(env, "send mode must be write, zerocopy or splice, got '" + mode + "'");
-    task->chunk = chunk;
-    if (task->mode == SendMode::kSplice && chunk % PageSize() != 0)
+    task->mode = SendModeArg(env, options, "send mode");
+    task->chunk = ChunkSizeArg(env, options);
+    if (task->mode == SendMode::kSplice && task->chunk % PageSize() != 0)
       throw CodedRangeError(env, "ERR_PAGEFLIP_NOT_PAGE_MULTIPLE", "splice sends gift whole pages: chunkSize must be a page multiple");
-    task->seed = seed;
+    task->seed = ToUintOr(env, options.Get("seed"), "options.seed", 1);
     task->shutdown_when_done = ToBoolOr(env, options.Get("shutdown"), "options.shutdown", true);
+    task->allow_copy = ToBoolOr(env, options.Get("allowFallback"), "options.allowFallback", false);
     attach(*task);
     promise = ThreadJob<SendTask>::Start(env, task);
   }

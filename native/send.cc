@@ -7,7 +7,10 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <mutex>
+#include <unordered_map>
 
 #ifndef SO_EE_ORIGIN_ZEROCOPY
 #define SO_EE_ORIGIN_ZEROCOPY 5
@@ -27,27 +30,37 @@ int64_t NowMs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
+
+void SleepMs(int64_t ms) {
+  timespec ts{time_t(ms / 1000), long(ms % 1000) * 1000000};
+  nanosleep(&ts, nullptr);
+}
+
+// How often Reap looks at the error queue when poll cannot wait for it (see there).
+constexpr int64_t kRecheckMs = 10;
+
+// MSG_ZEROCOPY notification ids belong to the socket, not to one engine: a second Sender or loop
+// on the same connection continues where the last one stopped. So the next id of each socket
+// (named by its SO_COOKIE, never reused) is kept for the process. Only one engine at a time
+// may send with MSG_ZEROCOPY on a socket: engines share its one error queue.
+struct SocketIds {
+  uint32_t next_id = 0;
+  bool in_use = false;
+};
+std::mutex ids_mutex;
+std::unordered_map<uint64_t, SocketIds> socket_ids;
 }  // namespace
 
-bool ParseSendMode(const std::string& name, SendMode* mode) {
-  if (name == "write") *mode = SendMode::kWrite;
-  else if (name == "zerocopy") *mode = SendMode::kZerocopy;
-  else if (name == "splice") *mode = SendMode::kSplice;
-  else return false;
-  return true;
-}
+SendEngine::SendEngine(int fd, SendMode mode, size_t chunk, bool nonblocking, bool allow_copy)
+    : fd_(fd), mode_(mode), chunk_(chunk), flags_(MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0)), allow_copy_(allow_copy) {}
 
-const char* SendModeName(SendMode mode) {
-  switch (mode) {
-    case SendMode::kWrite: return "write";
-    case SendMode::kZerocopy: return "zerocopy";
-    case SendMode::kSplice: return "splice";
-  }
-  return "?";
+SendEngine::~SendEngine() {
+  if (!cookie_) return;
+  std::lock_guard<std::mutex> lock(ids_mutex);
+  SocketIds& ids = socket_ids[cookie_];
+  ids.next_id = ledger_.next_id();
+  ids.in_use = false;
 }
-
-SendEngine::SendEngine(int fd, SendMode mode, size_t chunk, bool nonblocking)
-    : fd_(fd), mode_(mode), chunk_(chunk), flags_(MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0)) {}
 
 bool SendEngine::Setup(SysError* error) {
   if (mode_ == SendMode::kZerocopy) {
@@ -56,6 +69,21 @@ bool SendEngine::Setup(SysError* error) {
       *error = {errno, "setsockopt", "SO_ZEROCOPY (MSG_ZEROCOPY needs Linux 4.14+)"};
       return false;
     }
+    uint64_t cookie = 0;
+    socklen_t length = sizeof(cookie);
+    if (getsockopt(fd_, SOL_SOCKET, SO_COOKIE, &cookie, &length) != 0) {
+      *error = {errno, "getsockopt", "SO_COOKIE (naming the socket's MSG_ZEROCOPY notifications)"};
+      return false;
+    }
+    std::lock_guard<std::mutex> lock(ids_mutex);
+    SocketIds& ids = socket_ids[cookie];
+    if (ids.in_use) {
+      *error = {EBUSY, "send", "another MSG_ZEROCOPY send is running on this connection (they would share one completion queue)"};
+      return false;
+    }
+    ids.in_use = true;
+    cookie_ = cookie;
+    ledger_ = ZerocopyLedger(ids.next_id);
   }
   if (mode_ == SendMode::kSplice) {
     if (int err = OpenPipe(O_CLOEXEC, chunk_, &pipe_read_, &pipe_write_)) {
@@ -85,37 +113,52 @@ ssize_t SendEngine::Send(const uint8_t* data, size_t length, SysError* error) {
 }
 
 ssize_t SendEngine::SendZerocopy(const uint8_t* data, size_t length, SysError* error) {
-  for (;;) {
-    ssize_t n = send(fd_, data, length, flags_ | MSG_ZEROCOPY);
+  ssize_t n = send(fd_, data, length, flags_ | MSG_ZEROCOPY);
+  counters_.syscalls++;
+  if (n > 0) {
+    ledger_.Sent(static_cast<size_t>(n));
+    counters_.zerocopy_sends++;
+    counters_.bytes += static_cast<uint64_t>(n);
+    return n;
+  }
+  int err = n == 0 ? EAGAIN : errno;
+  if (err == ENOBUFS) {
+    counters_.enobufs++;
+    // Too much outstanding (optmem, pinned pages): completions make room. The caller retries
+    // (and looks at its stop flag and deadline meanwhile).
+    if (!ledger_.empty()) return Reap(100, /*wait=*/true, error) ? 0 : -1;
+    // Refused with nothing in flight: waiting frees nothing, so copy or fail.
+    if (!allow_copy_) {
+      *error = {ENOBUFS, "send",
+                "MSG_ZEROCOPY refused with nothing in flight: the pages it pins count against RLIMIT_MEMLOCK "
+                "(ulimit -l) in a process without CAP_IPC_LOCK; raise the limit, use a smaller chunkSize, or "
+                "pass allowFallback to send by copy (counted in copiedSends)"};
+      return -1;
+    }
+    n = send(fd_, data, length, flags_);
     counters_.syscalls++;
     if (n > 0) {
-      // Every successful MSG_ZEROCOPY send consumes one notification id, in order.
-      inflight_.push_back({next_id_++, static_cast<size_t>(n)});
-      inflight_bytes_ += static_cast<uint64_t>(n);
-      counters_.zerocopy_sends++;
+      counters_.copied_sends++;
+      counters_.copied_bytes += static_cast<uint64_t>(n);
       counters_.bytes += static_cast<uint64_t>(n);
       return n;
     }
-    int err = n == 0 ? EAGAIN : errno;
-    if (err == ENOBUFS) {
-      // Too many notifications outstanding (optmem_max): reap some, then try again.
-      counters_.enobufs++;
-      if (!Reap(100, /*wait=*/true, error)) return -1;
-      continue;
-    }
-    if (WouldBlock(err)) {
-      counters_.would_block++;
-      Reap(0, false, error);  // completions also free socket memory
-      return 0;
-    }
-    *error = {err, "send", "MSG_ZEROCOPY"};
-    return -1;
+    err = n == 0 ? EAGAIN : errno;
   }
+  if (WouldBlock(err)) {
+    counters_.would_block++;
+    Reap(0, false, error);  // completions also free socket memory
+    return 0;
+  }
+  *error = {err, "send", "MSG_ZEROCOPY"};
+  return -1;
 }
 
 bool SendEngine::Reap(int timeout_ms, bool wait, SysError* error) {
   if (mode_ != SendMode::kZerocopy) return true;
-  if (wait && inflight_.empty()) return true;
+  if (wait && ledger_.empty()) return true;
+  const int64_t deadline = NowMs() + timeout_ms;
+  bool woken = false;  // the last poll returned at once
   for (bool got_one = false;;) {
     char control[128];
     msghdr msg{};
@@ -129,15 +172,26 @@ bool SendEngine::Reap(int timeout_ms, bool wait, SysError* error) {
         *error = {errno, "recvmsg", "reading MSG_ZEROCOPY completions (MSG_ERRQUEUE)"};
         return false;
       }
-      if (!wait || got_one) return true;
+      if (!wait || got_one || ledger_.empty()) return true;
+      int64_t left = deadline - NowMs();
+      if (left <= 0) return true;  // timed out; caller decides
+      if (woken) {
+        // poll woke us, yet the queue is empty: POLLHUP (shut down both ways) or a pending socket
+        // error, which poll reports at once whatever we ask for. It cannot wait for completions
+        // any more, so look again after a short sleep instead of spinning.
+        SleepMs(std::min(left, kRecheckMs));
+        woken = false;
+        continue;
+      }
       // The error queue signals POLLERR; poll reports it whatever events we ask for.
-      int revents = PollOne(fd_, 0, timeout_ms);
+      int revents = PollOne(fd_, 0, static_cast<int>(left));
       counters_.syscalls++;
       if (revents < 0) {
         *error = {-revents, "poll", ""};
         return false;
       }
       if (revents == 0) return true;  // timed out; caller decides
+      woken = true;
       continue;
     }
     for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
@@ -152,16 +206,11 @@ bool SendEngine::Reap(int timeout_ms, bool wait, SysError* error) {
         }
         continue;
       }
-      // Completions are ranges [ee_info, ee_data] of notification ids; TCP completes in order.
-      uint32_t last = serr->ee_data;
-      uint64_t range = uint64_t(serr->ee_data - serr->ee_info) + 1;
-      counters_.completions += range;
-      if (serr->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) counters_.completions_copied += range;
-      while (!inflight_.empty() && int32_t(inflight_.front().id - last) <= 0) {
-        inflight_bytes_ -= inflight_.front().bytes;
-        inflight_.pop_front();
-      }
+      uint64_t completed = ledger_.Complete(serr->ee_info, serr->ee_data);
+      counters_.completions += completed;
+      if (serr->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) counters_.completions_copied += completed;
       got_one = true;
+      woken = false;
     }
   }
 }
@@ -173,7 +222,7 @@ bool SendEngine::Drain(int timeout_ms, SysError* error) {
     if (flushed < 0) return false;
     if (flushed == 0 && (NowMs() >= deadline || PollOne(fd_, POLLOUT, 100) < 0)) return false;
   }
-  while (!inflight_.empty()) {
+  while (!ledger_.empty()) {
     int64_t left = deadline - NowMs();
     if (left <= 0) return false;
     if (!Reap(static_cast<int>(std::min<int64_t>(left, 100)), true, error)) return false;

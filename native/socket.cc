@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <uv.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "args.h"
 #include "errors.h"
@@ -165,6 +168,9 @@ Napi::Value SocketInfo(const Napi::CallbackInfo& info) {
   result.Set("sndbuf", GetInt(fd, SOL_SOCKET, SO_SNDBUF));
   result.Set("zerocopy", GetInt(fd, SOL_SOCKET, SO_ZEROCOPY) == 1);
   result.Set("rcvlowat", GetInt(fd, SOL_SOCKET, SO_RCVLOWAT));
+  int queued = 0;
+  result.Set("receiveQueue", ioctl(fd, SIOCINQ, &queued) == 0 ? queued : -1);
+  result.Set("sendQueue", ioctl(fd, SIOCOUTQ, &queued) == 0 ? queued : -1);
   int flags = fcntl(fd, F_GETFL);
   result.Set("nonBlocking", flags >= 0 && (flags & O_NONBLOCK) != 0);
   return result;
@@ -196,6 +202,57 @@ Napi::Value DupFd(const Napi::CallbackInfo& info) {
 
 // ---- FdWatcher ----
 
+// The uv handles of one watcher and the duplicate descriptor they poll. Closed by the watcher
+// (close(), or its destructor) or, when the environment ends first (a worker exits), by an async
+// cleanup hook: libuv must run the close callbacks, which live in this addon, before the
+// environment and the addon are gone; the hook holds the teardown until they have run.
+struct FdWatcher::Handles {
+  uv_poll_t poll;
+  uv_timer_t timer;
+  UniqueFd fd;
+  FdWatcher* owner = nullptr;
+  napi_async_cleanup_hook_handle hook = nullptr;
+  int open = 0;  // handles whose close callback has not run yet
+  bool closing = false;
+
+  void Close() {
+    if (closing) return;
+    closing = true;
+    if (owner) owner->handles_ = nullptr;
+    owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll), &Handles::OnClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), &Handles::OnClosed);
+    fd.reset();  // closing the poll handle took it out of the loop's epoll set
+  }
+
+  static void OnClosed(uv_handle_t* handle) {
+    auto* self = static_cast<Handles*>(handle->data);
+    if (--self->open > 0) return;
+    if (self->hook) napi_remove_async_cleanup_hook(self->hook);  // lets a waiting teardown go on
+    delete self;
+  }
+
+  static void OnTeardown(napi_async_cleanup_hook_handle, void* arg) { static_cast<Handles*>(arg)->Close(); }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    FdWatcher* owner = static_cast<Handles*>(handle->data)->owner;
+    if (!owner) return;
+    if (status == UV_EBADF) {
+      // libuv reports POLLERR as UV_EBADF: the descriptor is fine, the socket has a pending error
+      // (ECONNREFUSED, ECONNRESET, ...). Wake the caller as if ready: its next syscall on the fd
+      // reports the real error, which "poll failed: EBADF" would hide.
+      status = 0;
+      events = owner->events_;
+    }
+    owner->Fire(status, events);
+  }
+
+  static void OnTimer(uv_timer_t* handle) {
+    FdWatcher* owner = static_cast<Handles*>(handle->data)->owner;
+    if (owner) owner->Fire(0, 0);  // timed out: no events
+  }
+};
+
 Napi::Function FdWatcher::Define(Napi::Env env) {
   return DefineClass(env, "FdWatcher",
                      {InstanceMethod<&FdWatcher::Wait>("wait"), InstanceMethod<&FdWatcher::Close>("close")});
@@ -206,32 +263,30 @@ FdWatcher::FdWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdWatche
   int fd = FdArg(env, info[0]);
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) ThrowState(env, "ERR_PAGEFLIP_NO_EVENT_LOOP", "no libuv loop");
-  poll_ = new uv_poll_t;
-  if (int err = uv_poll_init(loop, poll_, fd)) {
-    delete poll_;
-    poll_ = nullptr;
-    ThrowErrno(env, -err, "uv_poll_init");
+  auto handles = std::make_unique<Handles>();
+  handles->fd = DupFdOrThrow(env, fd, "duplicating the descriptor to watch");
+  if (int err = uv_poll_init(loop, &handles->poll, handles->fd.get())) ThrowErrno(env, -err, "uv_poll_init");
+  uv_timer_init(loop, &handles->timer);  // cannot fail
+  handles->poll.data = handles->timer.data = handles.get();
+  handles->open = 2;
+  handles->owner = this;
+  handles_ = handles.release();
+  // From here the handles are closed through Handles::Close, never freed directly.
+  if (napi_add_async_cleanup_hook(env, &Handles::OnTeardown, handles_, &handles_->hook) != napi_ok) {
+    Stop();
+    ThrowState(env, "ERR_PAGEFLIP_NO_EVENT_LOOP", "could not register the watcher's cleanup hook");
   }
-  poll_->data = this;
 }
 
 FdWatcher::~FdWatcher() { Stop(); }
 
 void FdWatcher::Stop() {
-  if (timer_) {
-    timer_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
-    timer_ = nullptr;
-  }
-  if (!poll_) return;
-  poll_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
-  poll_ = nullptr;
+  if (handles_) handles_->Close();  // clears handles_
 }
 
 Napi::Value FdWatcher::Wait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!poll_) ThrowState(env, "ERR_PAGEFLIP_CLOSED", "the watcher is closed");
+  if (!handles_) ThrowState(env, "ERR_PAGEFLIP_CLOSED", "the watcher is closed");
   std::string what = ToString(env, info[0], "events");
   int events = what == "readable" ? UV_READABLE : what == "writable" ? UV_WRITABLE : 0;
   if (!events) ThrowRangeError(env, "events must be 'readable' or 'writable'");
@@ -239,56 +294,38 @@ Napi::Value FdWatcher::Wait(const Napi::CallbackInfo& info) {
   if (waiting_) ThrowState(env, "ERR_PAGEFLIP_BUSY", "already waiting on this fd");
   bool timed = !info[2].IsUndefined();
   uint64_t timeout_ms = timed ? ToUint(env, info[2], "timeoutMs", 0, uint64_t(1) << 31) : 0;
-  if (timed && !timer_) {
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    timer_ = new uv_timer_t;
-    uv_timer_init(loop, timer_);
-    timer_->data = this;
-  }
-  if (int err = uv_poll_start(poll_, events, &FdWatcher::OnPoll)) ThrowErrno(env, -err, "uv_poll_start");
+  if (!handles_) ThrowState(env, "ERR_PAGEFLIP_CLOSED", "the watcher is closed");  // an argument's getter closed it
+  if (int err = uv_poll_start(&handles_->poll, events, &Handles::OnPoll)) ThrowErrno(env, -err, "uv_poll_start");
   events_ = events;
-  if (timed) uv_timer_start(timer_, &FdWatcher::OnTimer, timeout_ms, 0);
+  if (timed) uv_timer_start(&handles_->timer, &Handles::OnTimer, timeout_ms, 0);
   callback_ = Napi::Persistent(callback);
   waiting_ = true;
   Ref();  // stay alive while the loop may call back
   return env.Undefined();
 }
 
-void FdWatcher::OnPoll(uv_poll_t* handle, int status, int events) {
-  auto* self = static_cast<FdWatcher*>(handle->data);
-  if (!self) return;
-  if (status == UV_EBADF) {
-    // libuv reports POLLERR as UV_EBADF: the descriptor is fine, the socket has a pending error
-    // (ECONNREFUSED, ECONNRESET, ...). Wake the caller as if ready: its next syscall on the fd
-    // reports the real error, which "poll failed: EBADF" would hide.
-    status = 0;
-    events = self->events_;
-  }
-  self->Fire(status, events);
-}
-
-void FdWatcher::OnTimer(uv_timer_t* handle) {
-  auto* self = static_cast<FdWatcher*>(handle->data);
-  if (self) self->Fire(0, 0);  // timed out: no events
-}
-
 void FdWatcher::Fire(int status, int events) {
   if (!waiting_) return;
-  uv_poll_stop(poll_);
-  if (timer_) uv_timer_stop(timer_);
+  uv_poll_stop(&handles_->poll);
+  uv_timer_stop(&handles_->timer);
   waiting_ = false;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   Napi::Function callback = callback_.Value();
   callback_.Reset();
-  Napi::Value error = status < 0 ? ErrnoError(env, -status, "poll").Value() : env.Null();
   Unref();
-  try {
-    callback.MakeCallback(Napi::Object::New(env), {error, Napi::Number::New(env, events)});
-  } catch (const Napi::Error& e) {
-    // A throwing JS callback must surface as an uncaught exception, not unwind through libuv.
-    napi_fatal_exception(env, e.Value());
+  // Only raw N-API calls from here: while a worker is being stopped (process.exit() in a worker,
+  // terminate()) JavaScript cannot run, every call that needs it fails, and node-addon-api's
+  // error path for such a failure aborts the process.
+  if (!CanRunJs(env)) return;
+  napi_value error = status < 0 ? ErrnoError(env, -status, "poll").Value() : env.Null();
+  napi_value args[2] = {error, Napi::Number::New(env, events)};
+  napi_value result;
+  if (napi_make_callback(env, nullptr, Napi::Object::New(env), callback, 2, args, &result) == napi_pending_exception) {
+    // A throwing JS callback surfaces as an uncaught exception, not an unwind through libuv
+    // (unless the callback stopped the environment, e.g. with process.exit()).
+    napi_value exception;
+    if (napi_get_and_clear_last_exception(env, &exception) == napi_ok && CanRunJs(env)) napi_fatal_exception(env, exception);
   }
 }
 

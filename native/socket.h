@@ -15,7 +15,9 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info);          // (fd)
 Napi::Value ShutdownFd(const Napi::CallbackInfo& info);       // (fd, 'read' | 'write' | 'both')
 Napi::Value DupFd(const Napi::CallbackInfo& info);            // (fd) -> fd, close-on-exec, non-blocking
 
-// Waits for an fd to become readable/writable on the JS thread's event loop (uv_poll).
+// Waits for an fd to become readable/writable on the JS thread's event loop (uv_poll). The
+// watcher polls its own duplicate of the fd, so it never watches a descriptor number someone
+// else may have closed and reused.
 class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -23,17 +25,15 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
   ~FdWatcher() override;
 
  private:
+  struct Handles;  // the uv handles and the duplicate fd; they outlive the watcher until closed
   // ('readable' | 'writable', callback(err, events), timeoutMs?) one-shot; events is 0 when
   // the timeout came first.
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  static void OnPoll(uv_poll_t* handle, int status, int events);
-  static void OnTimer(uv_timer_t* handle);
   void Fire(int status, int events);
   void Stop();
 
-  uv_poll_t* poll_ = nullptr;    // freed in the uv close callback
-  uv_timer_t* timer_ = nullptr;  // made on the first wait with a timeout; freed like poll_
+  Handles* handles_ = nullptr;  // null once closed (by us, or by the environment's teardown)
   Napi::FunctionReference callback_;
   bool waiting_ = false;
   int events_ = 0;  // what the pending wait asked for

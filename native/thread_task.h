@@ -1,5 +1,5 @@
 // Runs blocking work on a dedicated native thread (never the JS thread, never libuv's small
-// threadpool) and settles a promise on the JS thread when it is done.
+// threadpool) and settles a promise on the JS thread when it is done, after joining the thread.
 // Also: pinning the current thread to a CPU (loops and calibration threads).
 //
 // Task must provide:  void Run();                                      // on the worker thread
@@ -56,7 +56,10 @@ class ThreadJob {
 
  private:
   static void CallJs(Napi::Env env, Napi::Function, ThreadJob* job, void*) {
-    if (env == nullptr) return;  // environment shutting down
+    if (env == nullptr || !CanRunJs(env)) return;  // environment shutting down
+    // Join before settling, so whoever awaits the promise finds the worker gone. The worker is
+    // past Run() here and only releases the function, which never waits for this thread.
+    if (job->thread_.joinable()) job->thread_.join();
     job->task_->Settle(env, job->deferred_);
   }
   using Tsfn = Napi::TypedThreadSafeFunction<ThreadJob, void, &ThreadJob::CallJs>;

@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <optional>
 
 #include "fd.h"
 
@@ -63,29 +65,50 @@ bool LoopbackPair(UniqueFd* client, UniqueFd* server, std::string* why) {
 
 }  // namespace
 
-const ZerocopyProbe& ProbeZerocopyReceive(bool simulate_missing) {
-  static const ZerocopyProbe disabled{false, ZerocopyAbi::kNone, "TCP_ZEROCOPY_RECEIVE disabled by the test switch"};
-  if (simulate_missing) return disabled;
-  static const ZerocopyProbe probe = [] {
-    ZerocopyProbe result;
-    UniqueFd client, server;
-    if (!LoopbackPair(&client, &server, &result.reason)) return result;
-    ZerocopyReceive zc{};
-    socklen_t optlen = sizeof(zc);
-    // An empty receive queue maps nothing and needs no VMA; the kernel answers with the struct
-    // size it understands.
-    if (getsockopt(server.get(), IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc, &optlen) != 0) {
-      result.reason = Errno("getsockopt(TCP_ZEROCOPY_RECEIVE) failed (needs Linux 4.18+)");
-      return result;
-    }
-    result.abi = AbiFromOptlen(optlen);
-    result.supported = result.abi != ZerocopyAbi::kNone;
-    result.reason = result.supported ? std::string("TCP_ZEROCOPY_RECEIVE works; struct ABI ") + AbiName(result.abi) +
-                                           " (kernel wrote back optlen " + std::to_string(optlen) + ")"
-                                     : "kernel wrote back an optlen too small to use (" + std::to_string(optlen) + ")";
+// The struct generation the kernel speaks, asked with an empty queue (nothing is mapped and no
+// VMA is needed). kNone with errno set when the kernel refuses every size.
+ZerocopyAbi AskZerocopyAbi(int fd) {
+  auto ask = [fd](ZerocopyReceive* zc, socklen_t* optlen) { return getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, optlen); };
+  ZerocopyReceive zc{};
+  socklen_t optlen = sizeof(zc);
+  if (ask(&zc, &optlen) != 0) {
+    if (errno != EINVAL) return ZerocopyAbi::kNone;
+    // 4.18 to 5.6 accept their own 16-byte struct only (len != sizeof(zc) is EINVAL).
+    zc = ZerocopyReceive{};
+    optlen = static_cast<socklen_t>(ZerocopyAbi::k4_18);
+    return ask(&zc, &optlen) == 0 ? ZerocopyAbi::k4_18 : ZerocopyAbi::kNone;
+  }
+  if (optlen < sizeof(zc)) return AbiFromOptlen(optlen);
+  // optlen came back unchanged: a 5.12+ kernel, or a 5.7-5.10 one from before the optlen
+  // write-back fix, which silently used a 24-byte prefix. Only the first refuses reserved != 0.
+  zc = ZerocopyReceive{};
+  zc.reserved = 1;
+  optlen = sizeof(zc);
+  return ask(&zc, &optlen) == 0 ? ZerocopyAbi::k5_7 : ZerocopyAbi::k5_12;
+}
+
+ZerocopyProbe ProbeZerocopyReceive(bool simulate_missing) {
+  if (simulate_missing) return {false, ZerocopyAbi::kNone, "TCP_ZEROCOPY_RECEIVE disabled by the test switch"};
+  static std::mutex mutex;
+  static std::optional<ZerocopyProbe> answer;  // the kernel's answer, once there is one
+  std::lock_guard<std::mutex> lock(mutex);
+  if (answer) return *answer;
+  ZerocopyProbe result;
+  UniqueFd client, server;
+  if (!LoopbackPair(&client, &server, &result.reason)) return result;  // the environment's failure: ask again next time
+  result.abi = AskZerocopyAbi(server.get());
+  if (result.abi == ZerocopyAbi::kNone) {
+    int err = errno;
+    result.reason = std::string("getsockopt(TCP_ZEROCOPY_RECEIVE) failed: ") + std::strerror(err) + " (needs Linux 4.18+)";
+    // Only "no such option" is the kernel's final word; anything else may pass.
+    if (err == ENOPROTOOPT || err == EOPNOTSUPP) answer = result;
     return result;
-  }();
-  return probe;
+  }
+  result.supported = true;
+  result.reason = std::string("TCP_ZEROCOPY_RECEIVE works; struct ABI ") + AbiName(result.abi) + " (" +
+                  std::to_string(static_cast<int>(result.abi)) + "-byte struct)";
+  answer = result;
+  return result;
 }
 
 const SimpleProbe& ProbeMsgZerocopy() {

@@ -42,9 +42,10 @@ struct ZerocopyProbe {
   ZerocopyAbi abi = ZerocopyAbi::kNone;
   std::string reason;
 };
-// Probes once per process over a loopback connection (or reports why it could not).
-// simulate_missing (the test switch) answers "unsupported" without probing.
-const ZerocopyProbe& ProbeZerocopyReceive(bool simulate_missing = false);
+// Probes over a loopback connection (or reports why it could not). The kernel's answer is kept
+// for the process; a failure of the environment (no loopback yet, out of descriptors) is not, so
+// the next call probes again. simulate_missing (the test switch) answers "unsupported" without probing.
+ZerocopyProbe ProbeZerocopyReceive(bool simulate_missing = false);
 
 struct SimpleProbe {
   bool supported = false;

@@ -12,7 +12,10 @@ import {
   type CalibrationResult,
   type PageOpFigure,
 } from '../lib/experiment/calibrate.js';
-import { mappingCount, virtualBytes } from '../lib/procfs.js';
+import { mappingCount, virtualBytes } from './helpers/procfs.js';
+import { capabilities } from '../lib/capabilities.js';
+import { modelTerms, predict } from '../lib/experiment/model.js';
+import { binding } from '../lib/native.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -190,6 +193,55 @@ t.test('the report copes with a single CPU, no crossover and a descheduled secon
   t.match(text2, /^\s+16\s.*\s1234\s/m, 'large figures print without exponent');
 });
 
+t.test('socket terms, flows, faults and reads: every chunk size, consistent shapes', async (t) => {
+  t.equal(result.schema, 'pageflip-calibrate/1');
+  const socket = result.socket;
+  const bytes = [1, 4, 16, 64, 256].map((n) => n * result.pageSize);
+  t.equal(socket.segmentBytes, result.pageSize, 'one page per segment');
+  t.same(socket.recvCopy.map((row) => row.bytes), bytes, 'recv copy at every chunk size');
+  for (const row of socket.recvCopy) {
+    positive(t, row.hotUsPerCall, `recv ${row.bytes} hot`);
+    positive(t, row.coldUsPerCall, `recv ${row.bytes} cold`);
+    t.ok(Number.isInteger(row.calls) && row.calls > 0);
+  }
+  if (capabilities().zerocopyReceive.supported) {
+    t.equal(socket.zerocopyMissing, null, 'zero-copy receive measured where the kernel has it');
+    t.same(socket.zerocopy?.map((row) => row.bytes), bytes);
+    for (const row of socket.zerocopy ?? []) {
+      positive(t, row.mapUsPerCall, `map ${row.bytes}`);
+      positive(t, row.zapUsPerCall, `zap ${row.bytes}`);
+    }
+  }
+  t.equal(socket.flow.chunkBytes, 256 * KiB);
+  t.equal(socket.flow.senderCpu, result.secondThreadCpu, 'the flow sender ran where the second thread did');
+  positive(t, socket.flow.truncateUsPerMB, 'floor µs/MB');
+  positive(t, socket.flow.copyUsPerMB, 'flow copy µs/MB');
+  for (const f of [socket.fault, socket.readHot, socket.readCold]) positive(t, f.usPerPage, 'µs/page');
+  positive(t, result.virtualization.faultUs, 'virtualization fault µs');
+  t.match(result.virtualization.summary, /page fault costs/);
+  const method = result.method.join('\n');
+  for (const word of ['socket terms', 'TCP_ZEROCOPY_RECEIVE', 'flow:', 'MSG_TRUNC', 'fault:']) t.ok(method.includes(word), `method explains ${word}`);
+  const p = predict(modelTerms(result), { mtu: 4148, chunkBytes: 256 * KiB, touch: false, otherCpus: 0 });
+  t.ok(p.every((x) => (x.usPerMB !== null && x.usPerMB > 0) || x.missing.length > 0), 'each mode predicted, or its missing terms named');
+  t.match(formatCalibration(result), /predicted receiver CPU-µs per MB[\s\S]*predicted crossover[\s\S]*host: /);
+});
+
+t.test('without zero-copy receive: the model says so and predicts only what it can', async (t) => {
+  binding.setTestSwitch('noZerocopy', true);
+  t.teardown(() => binding.setTestSwitch('noZerocopy', false));
+  const without = await runCalibration({ quick: true, cellMs: 1, trials: 1 });
+  t.equal(without.socket.zerocopy, null);
+  t.match(without.socket.zerocopyMissing, /disabled by the test switch/);
+  const terms = modelTerms(without);
+  t.match(terms.missing.join('\n'), /zero-copy receive.*disabled by the test switch/);
+  const p = predict(terms, { mtu: 4148, chunkBytes: 256 * KiB, touch: true, otherCpus: 0 });
+  t.same(p.filter((x) => x.usPerMB === null).map((x) => x.mode), ['zerocopy', 'flip'], 'no figure for the modes that need it');
+  const text = formatCalibration(without);
+  t.match(text, /TCP_ZEROCOPY_RECEIVE\s+not measured/);
+  t.match(text, /not measured here \(predictions that need these are n\/a\):/);
+  t.match(text, /zerocopy\s+notouch\s+MTU 4148: cannot predict/);
+});
+
 t.test('bad options reject with typed errors', async (t) => {
   const cases: Array<[unknown, string, ErrorConstructor]> = [
     ['quick', 'ERR_PAGEFLIP_INVALID_ARG_TYPE', TypeError],
@@ -237,7 +289,7 @@ t.test('one calibration at a time per process', async (t) => {
 });
 
 t.test('leaves no threads or mappings behind', async (t) => {
-  // Three runs since the baseline (two above, one here); each maps 192 MiB of buffers, 96 MiB of
+  // Four runs since the baseline (three above, one here); each maps 192 MiB of buffers, 96 MiB of
   // madvise pools and 14 MiB of mremap ranges in about 70 mappings, and starts two threads.
   await runCalibration({ quick: true, cellMs: 1, trials: 1 });
   t.equal(threadCount(), threadsBefore, `thread count back to ${threadsBefore}: every thread joined`);

@@ -9,10 +9,10 @@
 //   refused   iperf3 -c 127.0.0.1 -t 1 -J          (no server)
 //   killed    iperf3 -c 127.0.0.1 -t 3 -J          (server SIGKILLed after 1.5 s)
 import t from 'tap';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { iperf3Missing, iperf3Path, parseIperf3Json, runIperf3, type Iperf3Run } from '../lib/experiment/iperf3.js';
+import { iperf3Missing, iperf3Path, iperf3Unavailable, parseIperf3Json, runIperf3, type Iperf3Run, type Iperf3Timing } from '../lib/experiment/iperf3.js';
 import { cpuCount } from '../lib/experiment/cpu.js';
 import type { PrivateNetwork } from '../lib/experiment/netns.js';
 import { listen } from '../lib/socket.js';
@@ -106,6 +106,21 @@ t.test('without iperf3 on PATH: undefined, the hint, and a typed rejection', asy
   await t.rejects(runIperf3({} as PrivateNetwork, { seconds: 1, zerocopy: false }), { code: 'ERR_PAGEFLIP_IPERF3_MISSING', message: iperf3Missing() });
 });
 
+t.test('iperf3 without stdbuf: the rows cannot window their CPU, and say so', { skip: iperf3Path() === undefined ? iperf3Missing() : false }, async (t) => {
+  const bin = mkdtempSync(join(tmpdir(), 'pageflip-nostdbuf-'));
+  const saved = process.env.PATH;
+  t.teardown(() => {
+    process.env.PATH = saved;
+    rmSync(bin, { recursive: true, force: true });
+  });
+  symlinkSync(iperf3Path()!, join(bin, 'iperf3'));
+  process.env.PATH = bin;
+  t.match(iperf3Unavailable(), /stdbuf \(coreutils\) not found: iperf3 rows need it/);
+  await t.rejects(runIperf3({} as PrivateNetwork, { seconds: 1, zerocopy: false }), { code: 'ERR_PAGEFLIP_IPERF3_MISSING', message: /stdbuf/ });
+  process.env.PATH = saved;
+  t.equal(iperf3Unavailable(), undefined, 'with both on PATH the rows run');
+});
+
 t.test('option checks', async (t) => {
   const net = {} as PrivateNetwork;
   const range = { name: 'RangeError', code: 'ERR_PAGEFLIP_OUT_OF_RANGE' };
@@ -113,6 +128,10 @@ t.test('option checks', async (t) => {
   await t.rejects(runIperf3(net, null as never), type);
   for (const seconds of [0, 0.5, -1, NaN, 86401, '1'])
     await t.rejects(runIperf3(net, { seconds: seconds as number, zerocopy: false }), { ...range, message: /whole number/ }, `seconds ${String(seconds)}`);
+  await t.rejects(runIperf3(net, { seconds: 1, bytes: 1e6, zerocopy: false }), { ...range, message: /exactly one of seconds \(-t\) and bytes \(-n\)/ });
+  await t.rejects(runIperf3(net, { zerocopy: false }), { ...range, message: /exactly one of seconds/ });
+  for (const bytes of [0, 1.5, -1]) await t.rejects(runIperf3(net, { bytes, zerocopy: false }), { ...range, message: /bytes must be a whole number/ }, `bytes ${bytes}`);
+  for (const omit of [0, 0.5, 61]) await t.rejects(runIperf3(net, { seconds: 1, omit, zerocopy: false }), { ...range, message: /omit must be a whole number from 1 to 60/ }, `omit ${omit}`);
   await t.rejects(runIperf3(net, { seconds: 1, zerocopy: 'yes' as unknown as boolean }), type);
   await t.rejects(runIperf3(net, { seconds: 1, zerocopy: false, cpus: 3 as never }), type);
   await t.rejects(runIperf3(net, { seconds: 1, zerocopy: false, cpus: { rx: -1, tx: 0 } }), { ...range, message: /cpus\.rx/ });
@@ -144,13 +163,19 @@ function iperf3Children(): number[] {
   return found;
 }
 
-function checkRun(t: Test, run: Iperf3Run, zerocopy: boolean): void {
+function checkRun(t: Test, run: Iperf3Run & { timing: Iperf3Timing }, zerocopy: boolean): void {
   const { result, cpu } = run;
   t.ok(result.bytes > 0, `received ${result.bytes} bytes`);
   t.ok(result.seconds > 0.5 && result.seconds < 3, `iperf3 measured ${result.seconds} s`);
   t.ok(cpu.percent > 0 && cpu.percent <= 100, `system CPU ${cpu.percent.toFixed(1)}% in (0, 100]`);
   t.ok(cpu.usPerMB > 0, 'CPU-µs per MB > 0');
-  t.ok(run.wallSeconds >= result.seconds, `the CPU window (${run.wallSeconds.toFixed(3)} s) covers the test`);
+  // The window is the data phase: within 0.15 s + 10 % of iperf3's own seconds (the server's lines
+  // reach us through a pipe and an event loop on a busy machine), so it leaves out the 1 s -O
+  // warm-up, start-up and result exchange that a window around the client would include.
+  const slack = 0.15 + 0.1 * result.seconds;
+  t.ok(Math.abs(run.wallSeconds - result.seconds) <= slack, `the CPU window (${run.wallSeconds.toFixed(3)} s) is iperf3's data phase (${result.seconds.toFixed(3)} s) within ${slack.toFixed(3)} s`);
+  t.ok(run.wallSeconds < run.timing.omit + result.seconds - slack, 'and leaves the warm-up out');
+  t.ok(run.stat.before.startsWith('cpu ') && run.stat.after.startsWith('cpu '), 'the window\'s /proc/stat texts, for per-side CPU');
   t.equal(run.zerocopy, zerocopy);
   t.equal(run.clientArgs.includes('-Z'), zerocopy, '-Z passed exactly when asked');
   t.same(iperf3Children(), [], 'no iperf3 process left');
@@ -163,10 +188,16 @@ t.test('a short real run, plain and -Z, pinned like pageflip runs', { skip: real
   const cpus = cpuCount() >= 2 ? { rx: 0, tx: 1 } : null;
   const plain = await runIperf3(net, { seconds: 1, zerocopy: false, cpus });
   checkRun(t, plain, false);
-  t.same(plain.clientArgs, ['-c', '127.0.0.1', '-p', '5201', '-t', '1', '-J', ...(cpus ? ['-A', '1,0'] : [])]);
+  t.same(plain.clientArgs, ['-c', '127.0.0.1', '-p', '5201', '-t', '1', '-O', '1', '-i', '0', '-J', ...(cpus ? ['-A', '1'] : [])]);
   const zc = await runIperf3(net, { seconds: 1, zerocopy: true, cpus, port: 5202 });
   checkRun(t, zc, true);
   t.equal(zc.clientArgs[3], '5202', 'the chosen port');
+  // --bytes runs: -n counts the bytes sent after the warm-up (iperf3 zeroes its counters there).
+  const counted = await runIperf3(net, { bytes: 50_000_000, zerocopy: false, cpus, port: 5203 });
+  const sent = counted.result.senderBytes;
+  t.ok(sent >= 50_000_000 && sent < 50_000_000 + 131072, `the client sent -n bytes after the warm-up, rounded up to its 128 KiB blocks (${sent})`);
+  t.ok(counted.clientArgs.includes('-n') && !counted.clientArgs.includes('-t'), '-n instead of -t');
+  t.ok(Math.abs(counted.wallSeconds - counted.result.seconds) <= 0.15 + 0.1 * counted.result.seconds, `window ${counted.wallSeconds.toFixed(3)} s, iperf3 ${counted.result.seconds.toFixed(3)} s`);
 });
 
 t.test('failures clean up both processes', { skip: realSkip }, async (t) => {
@@ -186,7 +217,7 @@ t.test('failures clean up both processes', { skip: realSkip }, async (t) => {
 
   await t.test('timeout', async (t) => {
     const started = Date.now();
-    await t.rejects(runIperf3(net, { seconds: 1, zerocopy: false, graceSeconds: 0 }), { code: 'ERR_PAGEFLIP_IPERF3_TIMEOUT', message: /within 1 \+ 0 s/ });
+    await t.rejects(runIperf3(net, { seconds: 1, zerocopy: false, graceSeconds: 0 }), { code: 'ERR_PAGEFLIP_IPERF3_TIMEOUT', message: /within 1 \+ 1 \+ 0 s/ });
     t.ok(Date.now() - started < 5000, 'stopped at the deadline');
     t.same(iperf3Children(), [], 'no iperf3 process left');
   });

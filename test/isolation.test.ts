@@ -4,7 +4,7 @@ import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Receiver, sendLoop, type Lease, type ReceiveMode } from '../lib/index.js';
-import { mappingAt } from '../lib/procfs.js';
+import { mappingAt } from './helpers/procfs.js';
 import { netnsSkip, network, pair } from './helpers/network.js';
 import { MiB, patternMismatches, runChild } from './helpers/reliability.js';
 

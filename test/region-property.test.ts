@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { PageRegion } from '../lib/index.js';
-import { mappingCount } from '../lib/procfs.js';
+import { mappingCount } from './helpers/procfs.js';
 import { MiB, settle, usage } from './helpers/reliability.js';
 
 const page = PageRegion.pageSize;

@@ -3,7 +3,7 @@ import { setImmediate as nextImmediate } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { PageRegion, capabilities } from '../lib/index.js';
-import { isMapped, mappingCount, pageFrameNumbers, rssBytes, virtualBytes } from '../lib/procfs.js';
+import { isMapped, mappingCount, pageFrameNumbers, rssBytes, virtualBytes } from './helpers/procfs.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -10,6 +10,9 @@ const BASE_HEADER = [
   'efficiency', 'receiver_thread_seconds', 'receiver_thread_us_per_mb', 'sender_thread_seconds', 'sender_thread_us_per_mb',
   'mapped_bytes', 'copied_bytes', 'mapped_percent', 'verified_bytes', 'mismatches', 'syscalls', 'note',
   'remote_cpu_percent', 'remote_cpu_us_per_mb',
+  'layout', 'receiver_pid', 'sender_pid', 'receiver_cpus_percent', 'receiver_cpus_softirq', 'receiver_cpus_us_per_mb',
+  'sender_cpus_percent', 'sender_cpus_us_per_mb', 'receiver_efficiency', 'other_cpu_percent',
+  'chunk_bytes', 'remapped_bytes', 'pmd_moves',
 ];
 const PERF_HEADER = [
   'perf_page_faults_per_mb', 'perf_context_switches_per_mb', 'perf_tlb_tlb_flush_per_mb',

@@ -76,6 +76,10 @@ t.test('the paper comparison: published values, ratios, and this run beside them
   t.match(svg, '>parity with copy</text>', 'reference line at 1');
   t.match(svg, '>paper 1.8 GHz: flip ÷ copy</text>');
   t.match(svg, '>this run: zerocopy ÷ copy, touch</text>');
+  t.notMatch(svg, /this run: \w+ ÷ copy, notouch/, 'the paper measured touch only: no notouch bars beside it');
+  t.match(section, /<td>notouch \(no paper figure\)<\/td>/, 'notouch rows are marked as having no paper figure');
+  t.match(section, /Appendix B "copy then flip"/, 'loopback page moving is the copy-then-flip case');
+  t.match(section, /CPU % here is system-wide: it includes the sender/, 'CPU includes the sender, said so');
   const flip = report.summary.points.find((p) => p.mode === 'flip' && p.mtu === 4148 && p.touch && p.sender === 'zerocopy');
   t.match(svg, `this run: flip ÷ copy, touch, MTU 4148: ${flip?.vsCopy?.efficiency.toPrecision(3)}`);
   t.match(svg, '>n/a</text>', 'no copy point at 8244 touch: n/a, not a bar');
@@ -116,7 +120,7 @@ t.test('summary, notes, perf, best, verdict, method, warnings and the run list',
   t.match(summary, '<td class="n muted">—</td>', 'copy baseline');
   t.match(summary, '<td class="n muted">n/a</td>', 'no copy point');
   t.match(summary, /<td class="n better">1\.50<\/td>/, 'better than copy in green');
-  t.match(summary, /<td class="n worse">0\.464<\/td>/, 'worse in red');
+  t.match(summary, /<td class="n worse">0\.456<\/td>/, 'worse in red');
 
   const perf = html.slice(html.indexOf('Perf counters per MB'), html.indexOf('id="best"'));
   t.match(perf, /<tr><td><code>cycles<\/code><\/td>(<td class="n muted">n\/a<\/td>)+<\/tr>/, 'unavailable counter: n/a');
@@ -144,7 +148,7 @@ t.test('variants: no perf, one data kind, remote host, empty sections', async (t
   report.config.quick = true;
   report.runs = report.runs.filter((r) => r.touch).map((r) => ({ ...r, perf: null, mismatches: r.mode === 'node' ? 3 : 0 }));
   report.summary.points = report.summary.points.filter((p) => p.touch).map((p) => ({ ...p, perfPerMB: null }));
-  report.summary.best = [{ mtu: 4148, touch: true, moving: null, copying: null, ratio: null }];
+  report.summary.best = [{ mtu: 4148, touch: true, sameSender: null, senderEffect: null, moving: null, copying: null, ratio: null, ratioRange: null }];
   report.remoteHost = { ...report.host, hostname: 'far-away', cpuMHz: null, thp: null };
   report.warnings = ['only one'];
   report.config.mtus.push(61512);
@@ -158,7 +162,8 @@ t.test('variants: no perf, one data kind, remote host, empty sections', async (t
   t.match(html, '<dd>not pinned</dd>');
   t.match(html, /<td class="n worse">3<\/td>/, 'mismatches flagged in the run list');
   t.match(html, /<td class="muted">n\/a<\/td><td class="n muted">n\/a<\/td>/, 'best with no candidates');
-  t.match(html, /<th colspan="13">touch<\/th><\/tr>\n<tr><td colspan="13" class="muted">no runs<\/td><\/tr>/, 'MTU 61512: no runs');
+  // 16 columns with the receiver side (13 in reports saved before per-side CPU).
+  t.match(html, /<th colspan="16">touch<\/th><\/tr>\n<tr><td colspan="16" class="muted">no runs<\/td><\/tr>/, 'MTU 61512: no runs');
 
   report.warnings = [];
   report.config.seconds = null;
@@ -237,4 +242,17 @@ t.test('svg: bar chart geometry, labels and edge cases', async (t) => {
   t.equal(tickFormat([0, 0.25, 0.5])(0.5), '0.50');
   t.equal(tickFormat([3])(3), '3');
   t.equal(escapeXml(`<a href="x">'&'</a>`), '&#60;a href=&#34;x&#34;&#62;&#39;&#38;&#39;&#60;/a&#62;');
+});
+
+t.test('a report saved before per-side CPU: no receiver columns, no receiver chart, whole-box paper ratios', async (t) => {
+  const { stripLayoutFields } = await import('./fixtures/compare-report.js');
+  const html = renderHtml(stripLayoutFields(fixtureReport()));
+  t.doesNotThrow(() => checkMarkup(html, 'html'));
+  t.notMatch(html, /receiver side|rx-efficiency|receiver-host/);
+  t.match(html, /<th colspan="13">notouch<\/th>/);
+  t.match(html, /whole-box figures \(the sender's CPU included\), which the paper did not measure/);
+  const fresh = renderHtml(fixtureReport());
+  t.match(fresh, /id="chart-4148-rx-efficiency-title"/, 'receiver-host chart per MTU');
+  t.match(fresh, /receiver-host figures \(Mbit\/s ÷ CPU % of the receiver's CPUs\), as the paper measured them/);
+  t.match(fresh, /<h3>Receiver host \(Mbit\/s ÷ receiver-side CPU %\): matches the paper's measurement<\/h3>/);
 });

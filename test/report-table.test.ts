@@ -3,7 +3,7 @@ import { renderTable } from '../lib/report/index.js';
 import { sig3, pct1, bytesLabel, configLine, when } from '../lib/report/format.js';
 import { wrap } from '../lib/report/table.js';
 import type { CompareReport, PointSummary } from '../lib/experiment/types.js';
-import { fixtureReport } from './fixtures/compare-report.js';
+import { stripLayoutFields, fixtureReport } from './fixtures/compare-report.js';
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 
@@ -55,12 +55,12 @@ t.test('every MTU block has a row per mode/sender for notouch and touch, in conf
 
 t.test('numbers: 3 significant digits for rates, 1 decimal for %, medians and min–max', async (t) => {
   const report = fixtureReport();
-  const text = renderTable(report, { width: 120 });
+  const text = renderTable(report, { width: 160 });
   const p = report.summary.points.find((q) => q.mode === 'zerocopy' && q.mtu === 4148 && !q.touch) as PointSummary;
   const row = section(mtuBlock(text, 4148), 'notouch').find((r) => r.trim().startsWith('zerocopy')) as string;
   t.ok(row.includes(sig3(p.gbps.median)), 'Gbit/s median');
   t.ok(row.includes(`${sig3(p.gbps.min)}–${sig3(p.gbps.max)}`), 'Gbit/s min–max');
-  t.ok(row.includes(`${pct1(p.cpuPercent.min)}–${pct1(p.cpuPercent.max)}`), 'CPU % min–max at width 120');
+  t.ok(row.includes(`${pct1(p.cpuPercent.min)}–${pct1(p.cpuPercent.max)}`), 'CPU % min–max at width 160');
   t.ok(row.includes(sig3(p.efficiency.median)), 'efficiency median');
   t.ok(row.includes(sig3(p.vsCopy?.efficiency)), 'efficiency ratio to copy');
 
@@ -136,37 +136,52 @@ t.test('ratios: — for the copy rows, n/a without a copy point, values otherwis
 t.test('best-vs-best, verdict, method and warnings follow the table', async (t) => {
   const report = fixtureReport();
   const text = renderTable(report, { width: 100 });
-  const best = text.indexOf('Best page-moving vs best copy setup');
+  const best = text.indexOf('Best page-moving vs copy');
   t.ok(best > text.indexOf('MTU 8244'), 'after the MTU blocks');
   for (const b of report.summary.best) {
-    t.match(text, new RegExp(`\\n {2}${b.mtu} +${b.touch ? 'touch' : 'notouch'} +zerocopy +zerocopy .* copy +write .* ${sig3(b.ratio)}\\n`));
+    // Sender-matched first (mode, ratio, min–max), then the sender alone, then across senders.
+    const same = b.sameSender?.ratio ? `zerocopy +${sig3(b.sameSender.ratio.median)} +${sig3(b.sameSender.ratio.min)}–${sig3(b.sameSender.ratio.max)} +${sig3(b.senderEffect!.ratio.median)}` : 'zerocopy +n/a +n/a';
+    t.match(text, new RegExp(`\\n {2}${b.mtu} +${b.touch ? 'touch' : 'notouch'} +${same} +zerocopy←zerocopy +copy←write +${sig3(b.ratio)}\\n`));
   }
-  const verdict = text.slice(text.indexOf('\nVerdict\n'), text.indexOf('\nMethod\n'));
-  t.same(verdict.split(/\s+/).filter(Boolean).slice(1), report.summary.verdict.split(/\s+/), 'verdict words intact');
-  for (const line of verdict.split('\n')) t.ok(line.length <= 100, `verdict line fits 100: ${line.length}`);
+  t.match(text, /Receiver calls per MB .*\n {2}4148 notouch: copy←zerocopy 7\.63 \(256 KiB\/receive\)/, 'calls per MB and bytes per receive call');
+  // Receiver-host verdict first (the paper's measurement), then the whole-box one, each under its heading.
+  const after = (heading: string) => text.indexOf('\n', text.indexOf(heading) + 1);
+  const receiverVerdict = text.slice(after('\nVerdict, receiver host'), text.indexOf('\nVerdict, whole box'));
+  t.same(receiverVerdict.split(/\s+/).filter(Boolean), report.summary.receiverVerdict!.split(/\s+/), 'receiver verdict words intact');
+  const verdict = text.slice(after('\nVerdict, whole box'), text.indexOf('\nMethod\n'));
+  t.same(verdict.split(/\s+/).filter(Boolean), report.summary.verdict.split(/\s+/), 'verdict words intact');
+  for (const line of text.slice(text.indexOf('\nVerdict'), text.indexOf('\nMethod\n')).split('\n')) t.ok(line.length <= 100, `verdict line fits 100: ${line.length}`);
+  t.ok(text.indexOf('by receiver-host efficiency') < text.indexOf('The same by whole-box efficiency'), 'receiver-host best table first');
+  // A report saved before per-side CPU: one verdict under the plain heading.
+  const old = renderTable(stripLayoutFields(fixtureReport()), { width: 100 });
+  const oldVerdict = old.slice(old.indexOf('\nVerdict\n'), old.indexOf('\nMethod\n'));
+  t.same(oldVerdict.split(/\s+/).filter(Boolean).slice(1), report.summary.verdict.split(/\s+/), 'old report: verdict words intact');
+  t.notMatch(old, /receiver side|receiver-host/, 'old report: no receiver-side columns or tables');
   for (const m of report.method) t.ok(text.replace(/\n {4}/g, ' ').includes(`- ${m}`), `method: ${m}`);
   for (const w of report.warnings) t.ok(text.includes(`! ${w}`), `warning: ${w}`);
 
   // A side without a candidate prints n/a.
   report.summary.best[0].moving = null;
   report.summary.best[0].ratio = null;
-  t.match(renderTable(report), /\n {2}4148 +notouch +n\/a +n\/a +n\/a +copy +write .* n\/a\n/);
+  t.match(renderTable(report), /\n {2}4148 +notouch +zerocopy +[\d.]+ +[\d.–]+ +[\d.]+ +n\/a +copy←write +n\/a\n/);
   report.summary.best = [];
+  report.summary.receiverBest = [];
+  delete report.summary.receiverVerdict; // it names the best setups too
   t.notMatch(renderTable(report), /Best page-moving/);
 });
 
-t.test('fits the terminal: 120 columns shows everything, 100 hides min–max columns and says so', async (t) => {
+t.test('fits the terminal: 160 columns shows everything, 100 hides min–max columns and says so', async (t) => {
   const report = fixtureReport();
-  for (const width of [100, 120]) {
+  for (const width of [100, 120, 160]) {
     const text = renderTable(report, { width });
     const longest = Math.max(...text.split('\n').map((l) => l.length));
     t.ok(longest <= width, `longest line ${longest} ≤ ${width}`);
   }
-  t.notMatch(renderTable(report, { width: 120 }), /hidden to fit/);
-  t.match(renderTable(report, { width: 100 }), /hidden to fit 100 columns: CPU % min–max/);
+  t.notMatch(renderTable(report, { width: 160 }), /hidden to fit/);
+  t.match(renderTable(report, { width: 100 }), /hidden to fit 100 columns: .*CPU % min–max/);
   // Very narrow terminals are clamped to 60; every min–max goes before anything else.
   const narrow = renderTable(report, { width: 20 });
-  t.match(narrow, /hidden to fit 60 columns: Gbit\/s min–max, CPU % min–max, efficiency min–max/);
+  t.match(narrow.replace(/\n +/g, ' '), /hidden to fit 60 columns: Gbit\/s min–max, CPU % min–max, .*efficiency min–max/);
 });
 
 t.test('color: none when off, ANSI when on, same text underneath', async (t) => {

@@ -72,11 +72,19 @@ t.test('partial sends, bad options and closing a sender mid-send', { skip: netns
   await t.rejects(new Sender(client, { mode: 'splice' }).send(region, { offset: 100 }), { code: 'ERR_PAGEFLIP_NOT_PAGE_MULTIPLE' });
   await t.rejects(sender.send({} as PageRegion), { code: 'ERR_PAGEFLIP_INVALID_ARG_TYPE' });
 
-  // Nobody reads: the send blocks on a full socket until the sender is closed.
+  // Nobody reads: the send blocks on a full socket until the sender is closed. The bytes already
+  // sent are read from the region's pages until the peer takes them: it stays lent until then.
   const big = filled(32 * MiB, 4);
   const stuck = sender.send(big);
+  let settled = false;
+  void stuck.catch(() => (settled = true));
   setTimeout(() => sender.close(), 100);
-  await t.rejects(stuck, { code: 'ERR_PAGEFLIP_CLOSED' }, 'close() ends a blocked send');
+  await new Promise((r) => setTimeout(r, 600));
+  t.notOk(settled, 'a closed zerocopy send waits for the completions of what it sent');
+  t.throws(() => big.bytes, { code: 'ERR_PAGEFLIP_BUSY' }, 'meanwhile the region stays lent');
+  server.setOptions({ linger0: true });
+  server.close(); // a reset drops the unread bytes: their pages are released
+  await t.rejects(stuck, { code: 'ERR_PAGEFLIP_CLOSED' }, 'close() ends a blocked send once its pages are released');
   t.notOk(big.closed, 'the region comes back to its owner');
   t.equal(big.bytes.length, 32 * MiB, 'and is usable again');
   await t.rejects(sender.send(region), { code: 'ERR_PAGEFLIP_CLOSED' }, 'a closed sender refuses new sends');

@@ -2,6 +2,10 @@
 // how many pages per call moving beats copying. Everything is measured natively on its own thread
 // (native/calibrate.cc); this file only forwards the options and prints the result.
 import { binding, type CalibrationOptions, type NativeCalibration, type PageOpFigure, type PageOpRow } from '../native.js';
+import { CALIBRATION_SCHEMA, type CalibrationResult } from './calibration-file.js';
+import { crossoverChunk, modelTerms, PMD_BYTES, predict, type ModelTerms } from './model.js';
+import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MODEL_MODES, MOVING_MODES } from '../vocabulary.js';
+import { virtualizationInfo, type VirtualizationInfo } from './virtualization.js';
 
 export type {
   CalibrationCrossover,
@@ -11,17 +15,18 @@ export type {
   PageOpFigure,
   PageOpRow,
 } from '../native.js';
-export type CalibrationResult = NativeCalibration;
+export type { CalibrationResult } from './calibration-file.js';
 
 /** Below this share of a cell's wall time on its CPU, the second thread was often descheduled: say so. */
 const BUSY_SHARE_WARNING = 0.9;
 
 /**
- * Runs the whole calibration on a dedicated native thread: about 2-3 s by default, well under a
- * second with `quick`. Bad options reject with a TypeError/RangeError carrying an ERR_PAGEFLIP_* code.
+ * Runs the whole calibration on a dedicated native thread: about 10 s by default (at most 15 s is the aim),
+ * about 5 s with `quick`. Bad options reject with a TypeError/RangeError carrying an ERR_PAGEFLIP_* code.
  */
 export async function runCalibration(options: CalibrationOptions = {}): Promise<CalibrationResult> {
-  return binding.calibrate(options);
+  const result = await binding.calibrate(options);
+  return { schema: CALIBRATION_SCHEMA, ...result, virtualization: virtualizationInfo() };
 }
 
 /** Three significant digits, never in exponent notation. */
@@ -136,6 +141,7 @@ export function formatCalibration(result: CalibrationResult): string {
   }
   const warning = busyWarning(result);
   if (warning.length) out.push('', ...warning);
+  out.push('', ...formatPrediction(result));
   out.push('', 'method:');
   for (const line of result.method) out.push(...wrap(line, 100, '  - ', '    '));
   return out.join('\n');
@@ -155,4 +161,70 @@ export function crossoverSummary(result: CalibrationResult): string {
     `Moving one page costs ${num(one.alone.usPerCall)} µs alone${busy}; copying it ${num(page.hot.nsPerPage / 1000)} µs hot, ` +
     `${num(page.cold.nsPerPage / 1000)} µs cold.`
   );
+}
+
+/** The compare defaults the prediction is printed for. */
+const PREDICTION_MTUS = [4148, 8244];
+const PREDICTION_CHUNK = DEFAULT_CHUNK_BYTES;
+
+function usPerCallPage(line: { perCallUs: number; perPageUs: number } | null): string {
+  return line ? `${num(line.perCallUs)} µs/call + ${num(line.perPageUs)} µs/page` : 'not measured';
+}
+
+/** The model's terms (fitted per call + per page) and its prediction for compare's default runs. */
+export function formatPrediction(result: CalibrationResult, terms: ModelTerms = modelTerms(result)): string[] {
+  const sd = terms.shootdown[1];
+  const out = [
+    'cost model terms (fitted: per call + per page; see README "The cost model")',
+    ...table(
+      ['term', 'cost'],
+      [
+        [`floor (MSG_TRUNC flow)`, `${num(terms.floorUsPerMB)} µs/MB (the same flow copying: ${num(terms.flowCopyUsPerMB)} µs/MB)`],
+        ['one more segment', terms.segmentUs === null ? 'not measured' : `${num(terms.segmentUs)} µs/segment`],
+        ['recv copy (hot)', usPerCallPage(terms.recvHot)],
+        ['recv copy (cold)', usPerCallPage(terms.recvCold)],
+        ['TCP_ZEROCOPY_RECEIVE', usPerCallPage(terms.zerocopyMap)],
+        ['zap (socket pages)', usPerCallPage(terms.zerocopyZap)],
+        ['zap (anonymous)', usPerCallPage(terms.zapAnon)],
+        ['mremap', usPerCallPage(terms.mremap)],
+        ['mremap 2 MiB page table', terms.mremapPmd ? `${num(terms.mremapPmd.usPerCall)} µs/call (+${terms.mremapPmd.shootdownUs === null ? 'n/a' : num(terms.mremapPmd.shootdownUs)} with +1 CPU)` : 'not measured'],
+        ['shootdown +1 CPU: mremap', sd ? usPerCallPage(sd.mremap) : 'not measured'],
+        ['shootdown +1 CPU: zap', sd ? usPerCallPage(sd.zap) : 'not measured'],
+        ['page fault', `${num(terms.faultUsPerPage)} µs/page`],
+        ['touch (read a page)', `${num(terms.readHotUsPerPage)} hot, ${num(terms.readColdUsPerPage)} cold µs/page`],
+      ].map(([a, b]) => [a.padEnd(26), b]),
+    ),
+    '',
+    `predicted receiver CPU-µs per MB at ${PREDICTION_CHUNK / 1024} KiB chunks (× copy); other CPUs = CPUs running threads of the process`,
+  ];
+  const rows: string[][] = [];
+  for (const mtu of PREDICTION_MTUS)
+    for (const touch of [false, true])
+      for (const otherCpus of [1, 0]) {
+        const p = predict(terms, { mtu, chunkBytes: PREDICTION_CHUNK, touch, otherCpus });
+        rows.push([
+          String(mtu),
+          touch ? 'touch' : 'notouch',
+          String(otherCpus),
+          ...p.map((x) => (x.usPerMB === null ? 'n/a' : `${num(x.usPerMB)}${x.ratio === null ? '' : ` (${x.ratio.toFixed(2)}x)`}`)),
+        ]);
+      }
+  out.push(...table(['MTU', 'data', 'other CPUs', ...MODEL_MODES], rows));
+  const pmd = (chunkBytes: number) => predict(terms, { mtu: 4148, chunkBytes, touch: false, otherCpus: terms.shootdown[1] ? 1 : 0 }, ['copy', 'zerocopy', 'flip']);
+  const [, zc2, flip2] = pmd(PMD_BYTES);
+  if (zc2.usPerMB !== null && flip2.usPerMB !== null)
+    out.push(`  at 2 MiB chunks (flip moves page tables), 4148 notouch: flip ÷ zerocopy ${(flip2.usPerMB / zc2.usPerMB).toFixed(2)}x, flip ÷ copy ${flip2.ratio!.toFixed(2)}x`);
+  out.push('', `predicted crossover (smallest chunk, 4 KiB to ${size(MAX_CHUNK_BYTES)}, from which the mode costs the receiver less than copy)`);
+  for (const mode of MOVING_MODES)
+    for (const touch of [false, true]) {
+      const c = crossoverChunk(terms, mode, { mtu: 4148, touch, otherCpus: terms.shootdown[1] ? 1 : 0 });
+      const at = !c.predictable ? 'cannot predict (terms missing)' : c.chunkBytes === null ? `never up to ${size(MAX_CHUNK_BYTES)}` : `from ${size(c.chunkBytes)} chunks`;
+      out.push(`  ${mode.padEnd(9)} ${touch ? 'touch  ' : 'notouch'}  MTU 4148: ${at}`);
+    }
+  if (terms.missing.length) {
+    out.push('', 'not measured here (predictions that need these are n/a):');
+    for (const m of terms.missing) out.push(...wrap(m, 100, '  - ', '    '));
+  }
+  out.push('', ...wrap(`host: ${result.virtualization.summary}`, 100, '', '  '));
+  return out;
 }

@@ -1,7 +1,7 @@
 // iperf3 as a reference row for `pageflip compare`: the same loopback, MTU, CPU pinning and
 // system-wide CPU window as pageflip's own runs, so its efficiency is comparable. iperf3's
 // default direction (client sends, server receives) matches pageflip's receive-side focus.
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { findExecutable } from '../capabilities.js';
@@ -41,36 +41,12 @@ export interface Iperf3Result {
   congestion: { sender: string; receiver: string } | null;
 }
 
-/** One iperf3 run inside a private namespace, with the system-wide CPU over it. */
-export interface Iperf3Run {
-  result: Iperf3Result;
-  /** /proc/stat deltas from just before the client started to just after it exited. */
-  cpu: CpuUsage;
-  /** Wall time of that CPU window. */
-  wallSeconds: number;
-  /** Whether -Z was passed (iperf3 3.12's JSON does not record it). */
-  zerocopy: boolean;
-  /** The client's argv after the executable, for the report's method notes. */
-  clientArgs: string[];
-}
+type Iperf3ErrorCode = 'ERR_PAGEFLIP_IPERF3' | 'ERR_PAGEFLIP_IPERF3_MISSING' | 'ERR_PAGEFLIP_IPERF3_TIMEOUT' | typeof IPERF3_SHORT;
 
-export interface Iperf3Options {
-  /** Test length in whole seconds (iperf3 -t takes an integer; 0 would mean "forever"). */
-  seconds: number;
-  /** -Z: the client sends with sendfile(). */
-  zerocopy: boolean;
-  /** Pin the sender (client) to `tx` and the receiver (server) to `rx`, like pageflip's runs. */
-  cpus?: { rx: number; tx: number } | null;
-  /** Server port inside the namespace; default 5201. */
-  port?: number;
-  signal?: AbortSignal;
-  /** Extra time beyond `seconds` before both processes are killed; default 10. */
-  graceSeconds?: number;
-  /** Opened just before and closed just after the CPU window around the client (perf counting). */
-  window?: PerfWindow;
-}
-
-type Iperf3ErrorCode = 'ERR_PAGEFLIP_IPERF3' | 'ERR_PAGEFLIP_IPERF3_MISSING' | 'ERR_PAGEFLIP_IPERF3_TIMEOUT';
+/** A -n run whose bytes were through before the server's own warm-up timer ran out: too short to measure. */
+export const IPERF3_SHORT = 'ERR_PAGEFLIP_IPERF3_SHORT';
+/** The share of -n bytes the server must count for a counted run to be a measurement of them. */
+const COUNTED_SHARE = 0.9;
 
 function iperf3Error(message: string, code: Iperf3ErrorCode = 'ERR_PAGEFLIP_IPERF3') {
   return pageflipError(code, message);
@@ -80,6 +56,15 @@ function iperf3Error(message: string, code: Iperf3ErrorCode = 'ERR_PAGEFLIP_IPER
 export function iperf3Path(): string | undefined {
   return findExecutable('iperf3');
 }
+
+/** Why iperf3 rows cannot run on this host (the server side needs stdbuf too), or undefined when they can. */
+export function iperf3Unavailable(): string | undefined {
+  if (!iperf3Path()) return iperf3Missing();
+  if (!findExecutable('stdbuf')) return STDBUF_MISSING;
+  return undefined;
+}
+
+const STDBUF_MISSING = "stdbuf (coreutils) not found: iperf3 rows need it to read the iperf3 server's lines as they happen (the CPU window opens and closes on them)";
 
 /** The one-line hint shown when iperf3 is absent. */
 export function iperf3Missing(): string {
@@ -182,6 +167,71 @@ const POLL_MS = 5;
 const SERVER_EXIT_GRACE_MS = 2000;
 /** Server output is only kept for error messages. */
 const KEEP_SERVER_OUTPUT = 4096;
+/** The longest -O warm-up and the longest -t either end accepts. */
+export const MAX_IPERF3_OMIT = 60;
+export const MAX_IPERF3_SECONDS = 86400;
+/**
+ * The line a verbose one-off server prints when its -O warm-up ends and it resets its counters
+ * (iperf3's report_omit_done): the data window opens there, and closes at its next line, which it
+ * prints when the client's TEST_END arrives (the data phase is over).
+ */
+const OMIT_DONE = 'Finished omit period, starting real test';
+
+/** How long iperf3 runs: a -O warm-up on the measured connection, then -t seconds or -n bytes (whole numbers: iperf3 3.12 parses them with atoi). */
+export interface Iperf3Timing {
+  omit: number;
+  seconds: number | null;
+  bytes: number | null;
+}
+
+/**
+ * The client's argv after the executable: the one place it is built, for local runs and for
+ * `pageflip serve` (which builds it itself from checked numbers, never from text off the wire).
+ * -i 0: no interval reports, so the -J report stays a few KB whatever the length.
+ */
+export function iperf3ClientArgs(host: string, port: number, timing: Iperf3Timing, options: { zerocopy: boolean; cpu: number | null; mss?: number | null }): string[] {
+  const length = timing.bytes !== null ? ['-n', String(timing.bytes)] : ['-t', String(timing.seconds)];
+  const args = ['-c', host, '-p', String(port), ...length, '-O', String(timing.omit), '-i', '0', '-J'];
+  if (options.zerocopy) args.push('-Z');
+  if (options.cpu !== null) args.push('-A', String(options.cpu));
+  if (options.mss) args.push('-M', String(options.mss));
+  return args;
+}
+
+/** One iperf3 run's figures: the client's report, and the receiving host's CPU over the data window. */
+export interface Iperf3Run {
+  result: Iperf3Result;
+  /** /proc/stat deltas over the data window (see OMIT_DONE): after the warm-up, until the data phase ends. */
+  cpu: CpuUsage;
+  /** The /proc/stat texts at both ends of that window (for per-side CPU). */
+  stat: { before: string; after: string };
+  /** Wall time of that window (compare with result.seconds, iperf3's own). */
+  wallSeconds: number;
+  /** Whether -Z was passed (iperf3 3.12's JSON does not record it). */
+  zerocopy: boolean;
+  /** The client's argv after the executable, for the report's method notes. */
+  clientArgs: string[];
+}
+
+export interface Iperf3Options {
+  /** Test length in whole seconds (iperf3 -t takes an integer; 0 would mean "forever"); or `bytes`. */
+  seconds?: number | null;
+  /** -n: bytes to send after the warm-up, instead of `seconds`. */
+  bytes?: number | null;
+  /** -O: whole seconds of warm-up on the measured connection before the counters (and the CPU window) start; default 1. */
+  omit?: number;
+  /** -Z: the client sends with sendfile(). */
+  zerocopy: boolean;
+  /** Pin the sender (client) to `tx` and the receiver (server) to `rx`, like pageflip's runs. */
+  cpus?: { rx: number; tx: number } | null;
+  /** Server port inside the namespace; default 5201. */
+  port?: number;
+  signal?: AbortSignal;
+  /** Extra time beyond the warm-up and `seconds` before both processes are killed; default 10. */
+  graceSeconds?: number;
+  /** Opened at the data window's start and closed at its end (perf counting). */
+  window?: PerfWindow;
+}
 
 interface Exit {
   code: number | null;
@@ -197,14 +247,19 @@ interface Child {
   done: () => boolean;
 }
 
-function watch(proc: ChildProcess, keep: number = Infinity): Child {
+function watch(proc: ChildProcess, keep: number = Infinity, onLine?: (line: string) => void): Child {
   const out = { stdout: '', stderr: '' };
+  let partial = '';
   for (const name of ['stdout', 'stderr'] as const) {
     const stream = proc[name];
     stream?.setEncoding('utf8');
     // Always drained, so a chatty child never blocks on a full pipe.
     stream?.on('data', (chunk: string) => {
       out[name] = (out[name] + chunk).slice(-keep);
+      if (name !== 'stdout' || !onLine) return;
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) onLine(line);
     });
   }
   let finished = false;
@@ -240,18 +295,20 @@ function describeExit(exit: Exit): string {
  * would be taken by `iperf3 -s -1` as its one test, and another listener on the port must not count.
  */
 function serverListens(pid: number, port: number): boolean {
-  let table: string;
-  try {
-    table = readFileSync(`/proc/${pid}/net/tcp`, 'utf8');
-  } catch {
-    return false; // gone or not yet visible
-  }
   const portHex = port.toString(16).toUpperCase().padStart(4, '0');
   const inodes = new Set<string>();
-  for (const line of table.split('\n').slice(1)) {
-    const cols = line.trim().split(/\s+/);
-    // cols: sl local_address rem_address st ... inode (index 9); 0A = LISTEN
-    if (cols.length > 9 && cols[3] === '0A' && cols[1].endsWith(`:${portHex}`)) inodes.add(cols[9]);
+  for (const table of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue; // gone, not yet visible, or no IPv6
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // cols: sl local_address rem_address st ... inode (index 9); 0A = LISTEN
+      if (cols.length > 9 && cols[3] === '0A' && cols[1].endsWith(`:${portHex}`)) inodes.add(cols[9]);
+    }
   }
   if (inodes.size === 0) return false;
   let fds: string[];
@@ -269,11 +326,18 @@ function serverListens(pid: number, port: number): boolean {
   });
 }
 
-function checkOptions(options: Iperf3Options): { port: number; graceSeconds: number } {
+const wholeNumber = (value: unknown, min: number, max: number) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+
+/** Checks `options` and resolves the run's timing (exactly one of seconds and bytes). */
+export function checkIperf3Options(options: Iperf3Options): { port: number; graceSeconds: number; timing: Iperf3Timing } {
   if (!isObject(options)) throw pageflipTypeError('runIperf3 options must be an object');
-  const { seconds, zerocopy, cpus, port = DEFAULT_PORT, graceSeconds = 10 } = options;
-  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 1 || seconds > 86400)
-    throw pageflipRangeError(`iperf3 seconds must be a whole number from 1 to 86400 (iperf3 -t takes an integer), got ${String(seconds)}`);
+  const { seconds = null, bytes = null, omit = 1, zerocopy, cpus, port = DEFAULT_PORT, graceSeconds = 10 } = options;
+  if ((seconds === null) === (bytes === null)) throw pageflipRangeError('iperf3 needs exactly one of seconds (-t) and bytes (-n)');
+  if (seconds !== null && !wholeNumber(seconds, 1, MAX_IPERF3_SECONDS))
+    throw pageflipRangeError(`iperf3 seconds must be a whole number from 1 to ${MAX_IPERF3_SECONDS} (iperf3 -t takes an integer), got ${String(seconds)}`);
+  if (bytes !== null && !wholeNumber(bytes, 1, Number.MAX_SAFE_INTEGER)) throw pageflipRangeError(`iperf3 bytes must be a whole number >= 1, got ${String(bytes)}`);
+  // At least 1: the data window opens at the end of the warm-up (OMIT_DONE).
+  if (!wholeNumber(omit, 1, MAX_IPERF3_OMIT)) throw pageflipRangeError(`iperf3 omit must be a whole number from 1 to ${MAX_IPERF3_OMIT} (iperf3 -O takes an integer), got ${String(omit)}`);
   if (typeof zerocopy !== 'boolean') throw pageflipTypeError(`iperf3 zerocopy must be a boolean, got ${typeof zerocopy}`);
   if (cpus !== undefined && cpus !== null) {
     if (!isObject(cpus)) throw pageflipTypeError('iperf3 cpus must be { rx, tx } or null');
@@ -282,37 +346,50 @@ function checkOptions(options: Iperf3Options): { port: number; graceSeconds: num
       if (typeof cpu !== 'number' || !Number.isInteger(cpu) || cpu < 0) throw pageflipRangeError(`iperf3 cpus.${key} must be a CPU number >= 0, got ${String(cpu)}`);
     }
   }
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw pageflipRangeError(`iperf3 port must be 1-65535, got ${String(port)}`);
+  if (!wholeNumber(port, 1, 65535)) throw pageflipRangeError(`iperf3 port must be 1-65535, got ${String(port)}`);
   if (typeof graceSeconds !== 'number' || !Number.isFinite(graceSeconds) || graceSeconds < 0)
     throw pageflipRangeError(`iperf3 graceSeconds must be >= 0, got ${String(graceSeconds)}`);
-  return { port, graceSeconds };
+  return { port, graceSeconds, timing: { omit, seconds, bytes } };
 }
 
-function abortError(signal: AbortSignal): Error {
+export function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('the iperf3 run was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
+type Spawn = (command: string, args: string[], options: SpawnOptions) => ChildProcess;
+
+/** What runs the client: here (in the namespace), or on the peer host, which returns its -J text. */
+export type Iperf3Client = (args: string[], until: <T>(promise: Promise<T>) => Promise<T>) => Promise<{ json: string; failure: string | null }>;
+
 /**
- * Runs `iperf3 -s -1` and `iperf3 -c ... -J` inside `network` (client sends, server receives) and
- * measures system-wide CPU from /proc/stat around the client. Both processes are killed and reaped
- * on every path: success, iperf3 error, timeout (seconds + graceSeconds) and abort.
- * Rejects with code ERR_PAGEFLIP_IPERF3_MISSING, ERR_PAGEFLIP_IPERF3 or ERR_PAGEFLIP_IPERF3_TIMEOUT,
- * or with an AbortError (code ABORT_ERR) when `signal` fires.
+ * Runs a one-off iperf3 server where `spawnServer` starts processes and a client through `client`
+ * (client sends, server receives), with the /proc/stat window over the data phase as the server
+ * sees it. The server process is killed and reaped on every path: success, iperf3 error, timeout
+ * and abort. Rejects with code ERR_PAGEFLIP_IPERF3, _MISSING or _TIMEOUT, or an AbortError.
  */
-export async function runIperf3(network: PrivateNetwork, options: Iperf3Options): Promise<Iperf3Run> {
-  const { port, graceSeconds } = checkOptions(options);
-  const { seconds, zerocopy, cpus, signal } = options;
+export async function measureIperf3(
+  spawnServer: Spawn,
+  host: string,
+  options: Iperf3Options,
+  client: (timing: Iperf3Timing, port: number) => Iperf3Client,
+): Promise<Iperf3Run & { timing: Iperf3Timing }> {
+  const { port, graceSeconds, timing } = checkIperf3Options(options);
+  const { zerocopy, cpus, signal } = options;
   const path = iperf3Path();
   if (path === undefined) throw iperf3Error(iperf3Missing(), 'ERR_PAGEFLIP_IPERF3_MISSING');
+  // Line-buffered stdout: iperf3 writes its lines through stdio, which a pipe would hold until exit.
+  const stdbuf = findExecutable('stdbuf');
+  if (stdbuf === undefined) throw iperf3Error(STDBUF_MISSING, 'ERR_PAGEFLIP_IPERF3_MISSING');
   if (signal?.aborted) throw abortError(signal);
 
-  const children: Child[] = [];
-  const limitMs = (seconds + graceSeconds) * 1000;
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
+  // Counted runs (-n) get a second per 10 MB (80 Mbit/s, slower than any path worth measuring).
+  const length = timing.seconds ?? Math.ceil((timing.bytes ?? 0) / 1e7);
   // Settles (rejects) only when the run must stop early; every wait below races against it.
   const stopped = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(iperf3Error(`iperf3 did not finish within ${seconds} + ${graceSeconds} s; both processes were killed`, 'ERR_PAGEFLIP_IPERF3_TIMEOUT')), limitMs);
+    const text = `${timing.omit} + ${length} + ${graceSeconds} s`;
+    timer = setTimeout(() => reject(iperf3Error(`iperf3 did not finish within ${text}; it was killed`, 'ERR_PAGEFLIP_IPERF3_TIMEOUT')), (timing.omit + length + graceSeconds) * 1000);
     if (signal) {
       onAbort = () => reject(abortError(signal));
       signal.addEventListener('abort', onAbort, { once: true });
@@ -321,58 +398,99 @@ export async function runIperf3(network: PrivateNetwork, options: Iperf3Options)
   stopped.catch(() => {}); // observed through the races below
   const until = <T>(promise: Promise<T>) => Promise.race([promise, stopped]);
 
+  // The data window, opened and closed by the server's own lines as they arrive.
+  let opened: { stat: string; at: number } | undefined;
+  let closed: { stat: string; at: number } | undefined;
+  let late = false;
+  let perf = Promise.resolve();
+  const onLine = (line: string) => {
+    if (closed) return;
+    if (!opened) {
+      // Each end runs its own warm-up timer: a short -n run can be over before the server's ends.
+      if (line.startsWith('Test Complete')) late = true;
+      if (line.trim() !== OMIT_DONE || late) return;
+      opened = { stat: readFileSync('/proc/stat', 'utf8'), at: performance.now() };
+      if (options.window) perf = perf.then(() => options.window!.open());
+    } else {
+      closed = { stat: readFileSync('/proc/stat', 'utf8'), at: performance.now() };
+      if (options.window) perf = perf.then(() => options.window!.close());
+    }
+  };
+  const serverArgs = ['-oL', path, '-s', '-1', '-p', String(port), '-B', host, '-V', '-i', '0', ...(cpus ? ['-A', String(cpus.rx)] : [])];
+  let server: Child | undefined;
   try {
-    const server = watch(network.spawn(path, ['-s', '-1', '-p', String(port), '-B', HOST], { stdio: ['ignore', 'pipe', 'pipe'] }), KEEP_SERVER_OUTPUT);
-    children.push(server);
+    server = watch(spawnServer(stdbuf, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] }), KEEP_SERVER_OUTPUT, onLine);
     for (;;) {
       if (server.done()) {
         const exit = await server.exited;
-        throw iperf3Error(`iperf3 server ${describeExit(exit)} before listening on ${HOST}:${port}: ${lastLine(server.stderr() || server.stdout()) || 'no output'}`);
+        throw iperf3Error(`iperf3 server ${describeExit(exit)} before listening on ${host}:${port}: ${lastLine(server.stderr() || server.stdout()) || 'no output'}`);
       }
       if (server.proc.pid !== undefined && serverListens(server.proc.pid, port)) break;
       await until(new Promise((resolve) => setTimeout(resolve, POLL_MS)));
     }
 
-    const clientArgs = ['-c', HOST, '-p', String(port), '-t', String(seconds), '-J'];
-    if (zerocopy) clientArgs.push('-Z');
-    // -A n,m: the client (sender) on n, and it tells the server (receiver) to pin itself to m.
-    if (cpus) clientArgs.push('-A', `${cpus.tx},${cpus.rx}`);
-
-    // The CPU window spans client start-up, the control and data connection set-up and the
-    // result exchange besides the test itself: tens of milliseconds against multi-second runs.
-    await until(options.window?.open() ?? Promise.resolve());
-    const before = readCpu();
-    const started = performance.now();
-    const client = watch(network.spawn(path, clientArgs, { stdio: ['ignore', 'pipe', 'pipe'] }));
-    children.push(client);
-    const exit = await until(client.exited);
-    const after = readCpu();
-    await until(options.window?.close() ?? Promise.resolve());
-    const wallSeconds = (performance.now() - started) / 1000;
-
+    const clientArgs = iperf3ClientArgs(host, port, timing, { zerocopy, cpu: cpus ? cpus.tx : null });
+    const { json, failure } = await client(timing, port)(clientArgs, until);
     let result: Iperf3Result;
     try {
-      result = parseIperf3Json(client.stdout());
+      result = parseIperf3Json(json);
     } catch (error) {
-      // A failing client says why on stderr (and may print its usage text on stdout): lead with that.
-      const detail = lastLine(client.stderr());
-      const message =
-        exit.code === 0 && !detail
-          ? (error as Error).message
-          : `iperf3 client ${describeExit(exit)}: ${detail || 'no output on stderr'} (no usable -J report: ${(error as Error).message})`;
-      throw Object.assign(iperf3Error(message), { cause: error });
+      throw Object.assign(iperf3Error(failure ? `${failure} (no usable -J report: ${(error as Error).message})` : (error as Error).message), { cause: error });
     }
-    if (exit.code !== 0) throw iperf3Error(`iperf3 client ${describeExit(exit)} despite a complete report: ${lastLine(client.stderr()) || 'no output'}`);
-
-    // Let the one-off server finish on its own (the finally block kills it if it lingers).
+    if (failure) throw iperf3Error(`${failure} despite a complete report`);
+    // The server's last lines come as it exits; the finally block kills it if it lingers.
     await until(Promise.race([server.exited, new Promise((resolve) => setTimeout(resolve, SERVER_EXIT_GRACE_MS).unref())]));
-
-    return { result, cpu: cpuUsage(before, after, result.bytes, result.seconds), wallSeconds, zerocopy, clientArgs };
+    await until(perf);
+    const short = `the -n ${timing.bytes} byte run was too short for iperf3: its server`;
+    if (timing.bytes !== null && late) throw iperf3Error(`${short} ended its ${timing.omit} s warm-up after the data had arrived (use a larger --bytes)`, IPERF3_SHORT);
+    if (timing.bytes !== null && result.bytes < COUNTED_SHARE * timing.bytes)
+      throw iperf3Error(`${short} counted ${result.bytes} of them after its warm-up ended (use a larger --bytes)`, IPERF3_SHORT);
+    if (!opened || !closed)
+      throw iperf3Error(`the iperf3 server never said ${opened ? 'that the data phase ended' : `'${OMIT_DONE}'`}, so the run has no CPU window: ${lastLine(server.stdout()) || 'no output'}`);
+    const [before, after] = [readCpu(opened.stat), readCpu(closed.stat)];
+    return {
+      result,
+      cpu: cpuUsage(before, after, result.bytes, result.seconds),
+      stat: { before: opened.stat, after: closed.stat },
+      wallSeconds: (closed.at - opened.at) / 1000,
+      zerocopy,
+      clientArgs,
+      timing,
+    };
   } finally {
     clearTimeout(timer);
     if (signal && onAbort) signal.removeEventListener('abort', onAbort);
-    for (const child of children) if (!child.done()) child.proc.kill('SIGKILL');
+    if (server && !server.done()) server.proc.kill('SIGKILL');
     // Wait for the reaping too, so no iperf3 (not even a zombie) outlives the call.
-    await Promise.all(children.map((child) => child.exited));
+    await server?.exited;
   }
+}
+
+/**
+ * Runs an iperf3 client where `spawn` starts processes, killed and reaped on every path (`until`
+ * rejecting included); its -J text, and why it failed when it did.
+ */
+export async function runIperf3Client(spawn: Spawn, args: string[], until: <T>(promise: Promise<T>) => Promise<T>): Promise<{ json: string; failure: string | null }> {
+  const path = iperf3Path();
+  if (path === undefined) throw iperf3Error(iperf3Missing(), 'ERR_PAGEFLIP_IPERF3_MISSING');
+  const client = watch(spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  try {
+    const exit = await until(client.exited);
+    // A failing client says why on stderr (and may print its usage text on stdout): lead with that.
+    const detail = lastLine(client.stderr());
+    return { json: client.stdout(), failure: exit.code === 0 && !detail ? null : `iperf3 client ${describeExit(exit)}: ${detail || 'no output on stderr'}` };
+  } finally {
+    if (!client.done()) client.proc.kill('SIGKILL');
+    await client.exited;
+  }
+}
+
+/**
+ * Runs `iperf3 -s -1` and `iperf3 -c ... -J` inside `network` (client sends, server receives): a
+ * -O warm-up on the measured connection, then the measured part, with system-wide CPU from
+ * /proc/stat over the data window (see measureIperf3).
+ */
+export function runIperf3(network: PrivateNetwork, options: Iperf3Options): Promise<Iperf3Run & { timing: Iperf3Timing }> {
+  const spawn: Spawn = (command, args, opts) => network.spawn(command, args, opts);
+  return measureIperf3(spawn, HOST, options, () => (args, until) => runIperf3Client(spawn, args, until));
 }

@@ -22,7 +22,10 @@ function mainThreadCpu(): number {
 }
 
 /** Reads `connection` through a net.Socket for `seconds` (or until EOF), optionally verifying every byte. */
-export function nodeRead(connection: Connection, options: { seconds: number | null; verify: boolean; seed: number }): Promise<NodeReadStats> {
+export function nodeRead(
+  connection: Connection,
+  options: { seconds: number | null; verify: boolean; seed: number; bytes?: number; streamOffset?: number },
+): Promise<NodeReadStats> {
   return new Promise((resolve, reject) => {
     const socket = new Socket({ fd: binding.dupFd(connection.fd), readable: true, writable: false });
     let bytes = 0;
@@ -42,8 +45,9 @@ export function nodeRead(connection: Connection, options: { seconds: number | nu
     };
     const timer = options.seconds ? setTimeout(() => finish(), options.seconds * 1000) : undefined;
     socket.on('data', (chunk: Buffer) => {
-      if (options.verify) mismatches += binding.verifyPattern(chunk, bytes, options.seed);
+      if (options.verify) mismatches += binding.verifyPattern(chunk, (options.streamOffset ?? 0) + bytes, options.seed);
       bytes += chunk.length;
+      if (options.bytes && bytes >= options.bytes) finish();
     });
     socket.on('end', () => finish());
     socket.on('error', (error) => finish(error));

@@ -1,226 +1,199 @@
-// Two real hosts: `pageflip serve` on one acts as the sender, `pageflip compare --peer` on the
-// other receives and measures. A control connection (newline-delimited JSON over TCP) carries
-// the plan, opens and finishes each run, and brings back the sender host's CPU figures. Data
-// flows on a fresh TCP connection per run, with the MTU emulated by TCP_MAXSEG = MTU - 40.
+// Two real hosts: `pageflip serve` on one acts as the sender (serve.ts), `pageflip compare --peer`
+// on the other receives and measures (here). A control connection (control.ts) proves the shared
+// token, declares the plan, opens and finishes each run, and brings back the sender host's CPU
+// figures. Data flows on a fresh TCP connection per run, with the MTU emulated by
+// TCP_MAXSEG = MTU - 40. The local sender process (sender-process.ts) is driven the same way.
+import { spawn } from 'node:child_process';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
-import { pageflipError } from '../errors.js';
-import type { SendLoopStats } from '../loop.js';
-import type { SendMode } from '../native.js';
-import { listen, startConnect, type Connection } from '../socket.js';
-import type { CompareEnvironment } from './compare.js';
-import { cpuUsage, readCpu } from './cpu.js';
+import { startConnect, type Connection } from '../socket.js';
+import type { CompareEnvironment, CompareOptions, ReferenceRunner, SendPlan } from './plan.js';
+import { ControlChannel, describe, field, integer, MAX_TIMEOUT_SECONDS, peerError, proof, PROTOCOL, text, type Message } from './control.js';
 import { hostInfo, pageflipVersion } from './host.js';
-import { startSender, threadCpu, type OpenedStream, type PointSpec, type RunSettings, type SenderSide } from './run-point.js';
-import type { CpuUsage, HostInfo, ThreadCpu } from './types.js';
+import { iperf3Unavailable, measureIperf3 } from './iperf3.js';
+import { iperf3Modes, iperf3Runner, iperf3Timing, type Iperf3Measure } from './references.js';
+import type { OpenedStream, PointSpec, RunSettings, SenderSide } from './run-point.js';
+import type { CpuUsage, HostInfo, RowMode, ThreadCpu } from './types.js';
 
-const PROTOCOL = 'pageflip-peer/1';
-
-type Message = { type: string; id?: number; [key: string]: unknown };
-
-/** Newline-delimited JSON messages over a socket, awaited by type. */
-class ControlChannel {
-  readonly #socket: Socket;
-  #buffer = '';
-  readonly #queue: Message[] = [];
-  #waiters: Array<{ match: (m: Message) => boolean; resolve: (m: Message) => void; reject: (e: Error) => void }> = [];
-  #closed: Error | undefined;
-
-  constructor(socket: Socket) {
-    this.#socket = socket;
-    socket.setEncoding('utf8');
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: string) => {
-      this.#buffer += chunk;
-      let newline;
-      while ((newline = this.#buffer.indexOf('\n')) >= 0) {
-        const line = this.#buffer.slice(0, newline);
-        this.#buffer = this.#buffer.slice(newline + 1);
-        let message: Message;
-        try {
-          message = JSON.parse(line) as Message;
-        } catch {
-          this.#fail(pageflipError('ERR_PAGEFLIP_PEER', `bad control message: ${line.slice(0, 80)}`));
-          return;
-        }
-        this.#deliver(message);
-      }
-    });
-    socket.on('error', (error) => this.#fail(error));
-    socket.on('close', () => this.#fail(pageflipError('ERR_PAGEFLIP_PEER', 'the peer closed the control connection')));
-  }
-
-  #deliver(message: Message): void {
-    const waiter = this.#waiters.find((w) => w.match(message));
-    if (waiter) {
-      this.#waiters = this.#waiters.filter((w) => w !== waiter);
-      waiter.resolve(message);
-    } else this.#queue.push(message);
-  }
-
-  #fail(error: Error): void {
-    this.#closed ??= error;
-    for (const w of this.#waiters.splice(0)) w.reject(error);
-  }
-
-  send(message: Message): void {
-    this.#socket.write(`${JSON.stringify(message)}\n`);
-  }
-
-  /** The next message of `type` (for run `id`); a peer 'error' for that run rejects. */
-  next(type: string, id?: number): Promise<Message> {
-    const match = (m: Message) => (m.type === type || m.type === 'error') && (id === undefined || m.id === id);
-    const queued = this.#queue.findIndex(match);
-    const settle = (m: Message) => {
-      if (m.type === 'error') throw Object.assign(pageflipError('ERR_PAGEFLIP_PEER', `peer: ${String(m.message)}`), { peerCode: m.code });
-      return m;
-    };
-    if (queued >= 0) return Promise.resolve(this.#queue.splice(queued, 1)[0]).then(settle);
-    if (this.#closed) return Promise.reject(this.#closed);
-    return new Promise<Message>((resolve, reject) => this.#waiters.push({ match, resolve, reject })).then(settle);
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
-}
+/** How long serve has to answer the connection with its challenge. */
+const HANDSHAKE_SECONDS = 10;
 
 function parseHostPort(text: string): { host: string; port: number } {
   const m = text.match(/^\[?([^\]]+)\]?:(\d+)$/);
-  if (!m) throw pageflipError('ERR_PAGEFLIP_PEER', `expected HOST:PORT, got '${text}'`);
+  if (!m) throw peerError('ERR_PAGEFLIP_PEER', `expected HOST:PORT, got '${text}'`);
   return { host: m[1], port: Number(m[2]) };
 }
 
-// ---- receiving side (compare --peer) ----
-
-export async function peerEnvironment(peer: string): Promise<CompareEnvironment> {
-  const { host, port } = parseHostPort(peer);
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = netConnect({ host, port }, () => resolve(s));
-    s.once('error', (error) => reject(Object.assign(pageflipError('ERR_PAGEFLIP_PEER', `cannot reach pageflip serve at ${peer}: ${error.message}`), { cause: error })));
-  });
-  const channel = new ControlChannel(socket);
-  channel.send({ type: 'hello', protocol: PROTOCOL, version: pageflipVersion(), host: hostInfo() });
-  const hello = await channel.next('hello');
-  if (hello.protocol !== PROTOCOL) {
-    channel.close();
-    throw pageflipError('ERR_PAGEFLIP_PEER', `peer speaks ${String(hello.protocol)}, we speak ${PROTOCOL}`);
+/** The client's half of the handshake with `peer` (a serve, or the local sender process): its host, idle timeout and pid. */
+export async function handshake(
+  channel: ControlChannel,
+  peer: string,
+  token: string | undefined,
+  seconds = HANDSHAKE_SECONDS,
+): Promise<{ host: HostInfo; idleSeconds: number; pid: unknown; iperf3: boolean }> {
+  const timer = setTimeout(
+    () => channel.fail(peerError('ERR_PAGEFLIP_PEER_TIMEOUT', `no challenge from ${peer} within ${seconds} s: is it 'pageflip serve' speaking ${PROTOCOL}?`)),
+    seconds * 1000,
+  );
+  try {
+    const challenge = await channel.expect('challenge');
+    if (challenge.protocol !== PROTOCOL) throw peerError('ERR_PAGEFLIP_PEER_PROTOCOL', `${peer} speaks ${describe(challenge.protocol)}, we speak ${PROTOCOL}: use the same pageflip version on both hosts`);
+    // No token, or a serve without one: no proof, and serve says whether it wanted one.
+    const signed = challenge.auth === 'hmac-sha256' && token !== undefined ? { proof: proof(token, String(challenge.nonce)) } : {};
+    channel.send({ type: 'hello', protocol: PROTOCOL, version: pageflipVersion(), host: hostInfo(), ...signed });
+    const hello = await channel.expect('hello');
+    const limits = (hello.limits ?? {}) as Record<string, unknown>;
+    return { host: hello.host as HostInfo, idleSeconds: field(limits, 'idleSeconds', integer(1, MAX_TIMEOUT_SECONDS), 'hello.limits'), pid: hello.pid, iperf3: hello.iperf3 === true };
+  } finally {
+    clearTimeout(timer);
   }
-  const dataHost = socket.remoteAddress ?? host;
-  let nextId = 1;
-  const side: SenderSide = {
+}
+
+/** Tells the sender the compare's plan and waits until it accepts it. */
+export async function declarePlan(channel: ControlChannel, plan: SendPlan): Promise<void> {
+  channel.send({ type: 'plan', ...plan });
+  await channel.expect('accepted');
+}
+
+/**
+ * The receiving end of the runs: each open asks the sender to listen, connects to it with
+ * `connect` (across the network, or into the local sender's namespace), and waits until it is
+ * sending. Several opens may be in flight at once (--flows), each read under its own id.
+ */
+export function controlledSender(channel: ControlChannel, connect: (port: number, spec: PointSpec) => Promise<Connection>, nextId = counter()): SenderSide {
+  return {
     async open(spec: PointSpec, settings: RunSettings): Promise<OpenedStream> {
-      const id = nextId++;
-      channel.send({ type: 'open', id, sender: spec.sender, settings });
-      const { port: dataPort } = (await channel.next('listening', id)) as Message & { port: number };
-      const connection = await startConnect({ host: dataHost.replace(/^::ffff:/, ''), port: dataPort, mss: spec.mtu - 40 }).ready;
-      await channel.next('sending', id);
+      const id = nextId();
+      const { seconds, bytes, chunkBytes, cpus, seed } = settings;
+      // Without a byte count the sender runs until finish(): ask serve for the warm-up and the run.
+      const timed = bytes === null ? (seconds ?? 0) + (settings.warmupSeconds ?? 0) : null;
+      channel.route(id);
+      let connection: Connection | undefined;
+      try {
+        channel.send({ type: 'open', id, sender: spec.sender, seconds: timed, bytes, chunkBytes, cpus, seed });
+        const dataPort = field<number>(await channel.expect('listening', id), 'port', integer(1, 65535));
+        connection = await connect(dataPort, spec);
+        await channel.expect('sending', id);
+      } catch (error) {
+        connection?.close();
+        channel.unroute(id);
+        throw error;
+      }
+      const opened = connection;
       return {
-        connection,
+        connection: opened,
+        senderPid: null,
+        layout: 'peer',
         async finish() {
-          channel.send({ type: 'finish', id });
-          const done = (await channel.next('finished', id)) as Message & { thread: ThreadCpu; cpu: CpuUsage; bytes: number };
-          return { thread: done.thread, remoteCpu: done.cpu, bytes: done.bytes };
+          try {
+            channel.send({ type: 'finish', id });
+            const done = (await channel.expect('finished', id)) as Message & { thread: ThreadCpu; cpu: CpuUsage; bytes: number };
+            return { thread: done.thread, remoteCpu: done.cpu, bytes: done.bytes };
+          } finally {
+            channel.unroute(id);
+          }
         },
         close() {
-          connection.close();
+          opened.close();
         },
       };
     },
   };
-  return {
-    side,
-    network: 'peer',
-    networkDescription: `a real network path to ${peer} (pageflip serve sends, this host receives); MTU emulated with TCP_MAXSEG = MTU - 40 on each data connection (the path MTU still applies)`,
-    peer,
-    remoteHost: hello.host as HostInfo,
-    references: new Map(),
-    close: () => channel.close(),
+}
+
+/** Run ids of one session: 1, 2, ... */
+function counter(): () => number {
+  let next = 1;
+  return () => next++;
+}
+
+/** The largest iperf3 -J report a serve may send back (a -i 0 report is a few KB). */
+const MAX_IPERF3_REPORT = 32 * 1024;
+
+/** A free TCP port on `host`, for this host's iperf3 server (released just before iperf3 takes it). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject).listen(0, host, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * iperf3 rows between the two hosts: this host's server on `address` (the control connection's own
+ * address, which serve sends to), serve's client asked for over the control connection.
+ */
+function peerIperf3(channel: ControlChannel, address: string, nextId: () => number): Iperf3Measure {
+  return async (zerocopy, mtu, settings, window) => {
+    const timing = iperf3Timing({ seconds: settings.seconds, bytes: settings.bytes, warmupSeconds: settings.warmupSeconds ?? 0 });
+    let remoteCpu: CpuUsage | null = null;
+    const run = await measureIperf3(spawn, address, { ...timing, zerocopy, cpus: settings.cpus, port: await freePort(address), window }, (_, port) => async (_args, until) => {
+      const id = nextId();
+      channel.route(id);
+      try {
+        channel.send({ type: 'iperf3', id, port, mtu, ...timing, zerocopy, cpu: settings.cpus?.tx ?? null });
+        const done = await until(channel.expect('iperf3-finished', id));
+        remoteCpu = done.cpu as CpuUsage;
+        return { json: field<string>(done, 'report', text(new RegExp(`^[\\s\\S]{1,${MAX_IPERF3_REPORT}}$`), `an iperf3 -J report of at most ${MAX_IPERF3_REPORT} characters`)), failure: null };
+      } finally {
+        channel.unroute(id);
+      }
+    });
+    return { ...run, remoteCpu };
   };
 }
 
-// ---- sending side (serve) ----
-
-async function handleRun(channel: ControlChannel, localAddress: string, message: Message): Promise<void> {
-  const id = message.id as number;
-  const settings = message.settings as RunSettings;
-  const listener = listen({ host: localAddress, port: 0 });
-  let connection: Connection | undefined;
-  try {
-    channel.send({ type: 'listening', id, port: listener.port });
-    connection = await listener.accept();
-  } finally {
-    listener.close();
-  }
-  const before = readCpu();
-  const sender = startSender(connection, message.sender as SendMode, settings);
-  let result: SendLoopStats | Error;
-  try {
-    channel.send({ type: 'sending', id });
-    await channel.next('finish', id);
-    result = await sender.finish().catch((error: Error) => error);
-  } finally {
-    // Also when the control connection dies mid-run: never leave a sender running.
-    sender.stop();
-    await sender.settled;
-    connection.close();
-  }
-  const after = readCpu();
-  if (result instanceof Error) {
-    channel.send({ type: 'error', id, message: result.message, code: (result as Error & { code?: string }).code });
-    return;
-  }
-  channel.send({
-    type: 'finished',
-    id,
-    bytes: result.bytes,
-    thread: threadCpu(result.cpuSeconds, result.bytes),
-    cpu: cpuUsage(before, after, result.bytes, result.seconds),
-  });
+export interface PeerOptions {
+  /** The token `pageflip serve` was started with (compare --token, or PAGEFLIP_TOKEN). */
+  token?: string;
+  /** Which iperf3 rows to add (compare's reference, quick); default: auto. */
+  compare?: CompareOptions;
 }
 
-async function session(socket: Socket, log: (message: string) => void): Promise<void> {
-  const channel = new ControlChannel(socket);
-  const who = `${socket.remoteAddress}:${socket.remotePort}`;
+export async function peerEnvironment(peer: string, options: PeerOptions = {}): Promise<CompareEnvironment> {
+  const { host, port } = parseHostPort(peer);
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = netConnect({ host, port }, () => resolve(s));
+    s.once('error', (error) => reject(Object.assign(peerError('ERR_PAGEFLIP_PEER', `cannot reach pageflip serve at ${peer}: ${error.message}`), { cause: error })));
+  });
+  const channel = new ControlChannel(socket, { client: true });
+  let server: Awaited<ReturnType<typeof handshake>>;
   try {
-    const hello = await channel.next('hello');
-    if (hello.protocol !== PROTOCOL) throw pageflipError('ERR_PAGEFLIP_PEER', `client speaks ${String(hello.protocol)}`);
-    channel.send({ type: 'hello', protocol: PROTOCOL, version: pageflipVersion(), host: hostInfo() });
-    log(`compare from ${who} (${(hello.host as HostInfo).hostname})`);
-    const localAddress = (socket.localAddress ?? '0.0.0.0').replace(/^::ffff:/, '');
-    for (;;) {
-      const open = await channel.next('open').catch(() => undefined);
-      if (!open) break;
-      await handleRun(channel, localAddress, open).catch((error: Error) => channel.send({ type: 'error', id: open.id, message: error.message }));
-    }
+    server = await handshake(channel, peer, options.token);
   } catch (error) {
-    log(`session ${who} ended: ${(error as Error).message}`);
-  } finally {
     channel.close();
-    log(`compare from ${who} finished`);
+    throw error;
   }
-}
-
-/** Serves compares one at a time until the process is interrupted (or `signal` aborts). */
-export async function serve(address: { host: string; port: number }, log: (message: string) => void, signal?: AbortSignal): Promise<void> {
-  let busy = false;
-  const server = createServer((socket) => {
-    if (busy) {
-      socket.end(`${JSON.stringify({ type: 'error', message: 'busy with another compare' })}\n`);
-      return;
+  // serve takes silence for a dead client: speak a few times per idle timeout, also mid-run.
+  const keepalive = setInterval(() => channel.send({ type: 'alive' }), (server.idleSeconds * 1000) / 3);
+  keepalive.unref();
+  const dataHost = (socket.remoteAddress ?? host).replace(/^::ffff:/, '');
+  const nextId = counter();
+  // iperf3 rows need iperf3 at both ends: the server here, the client there.
+  const references = new Map<RowMode, ReferenceRunner>();
+  const warnings: string[] = [];
+  if (options.compare?.reference !== 'none') {
+    const missing = iperf3Unavailable() ?? (!server.iperf3 ? `iperf3 reference rows skipped: pageflip serve at ${peer} cannot run iperf3 (not installed there, or an older pageflip)` : null);
+    if (missing) warnings.push(missing);
+    else {
+      const measure = peerIperf3(channel, (socket.localAddress ?? '').replace(/^::ffff:/, ''), nextId);
+      for (const mode of iperf3Modes(options.compare ?? {})) references.set(mode, iperf3Runner(measure, mode === 'iperf3-Z', true));
     }
-    busy = true;
-    void session(socket, log).finally(() => (busy = false));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(address.port, address.host, () => resolve());
-  });
-  const bound = server.address();
-  log(`pageflip serve listening on ${typeof bound === 'object' && bound ? `${bound.address}:${bound.port}` : String(bound)}`);
-  await new Promise<void>((resolve) => {
-    const stop = () => server.close(() => resolve());
-    signal?.addEventListener('abort', stop, { once: true });
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  }
+  return {
+    warnings,
+    side: controlledSender(channel, (dataPort, spec) => startConnect({ host: dataHost, port: dataPort, mss: spec.mtu - 40 }).ready, nextId),
+    network: 'peer',
+    networkDescription: `a real network path to ${peer} (pageflip serve sends, this host receives); MTU emulated with TCP_MAXSEG = MTU - 40 on each data connection (the path MTU still applies)`,
+    peer,
+    remoteHost: server.host,
+    references,
+    peerReferences: true,
+    begin: (plan: SendPlan) => declarePlan(channel, plan),
+    close: () => {
+      clearInterval(keepalive);
+      channel.close();
+    },
+  };
 }

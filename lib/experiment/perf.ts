@@ -6,13 +6,14 @@ import type { Readable, Writable } from 'node:stream';
 import { findExecutable } from '../capabilities.js';
 import { pageflipError } from '../errors.js';
 import type { PerfCounter } from './types.js';
+import { TLB_FLUSH } from './stats.js';
 
 /** Software events and tracepoints first (work in VMs), hardware counters last (often absent). */
 export const PERF_EVENTS = [
   'page-faults',
   'context-switches',
   'cpu-migrations',
-  'tlb:tlb_flush',
+  TLB_FLUSH,
   'skb:skb_copy_datagram_iovec',
   'cycles',
   'instructions',

@@ -1,9 +1,11 @@
 // Live progress on stderr: one rewritten line on a terminal, plain lines otherwise.
-import type { ProgressEvent } from './compare.js';
-import { MOVING } from './stats.js';
+import type { ProgressEvent } from './plan.js';
+import { MOVING } from '../vocabulary.js';
 
-function label(spec: { mode: string; mtu: number; touch: boolean; sender: string }): string {
-  return `MTU ${spec.mtu} ${spec.touch ? 'touch  ' : 'notouch'} ${spec.mode}←${spec.sender}`;
+/** `chunk`: the run's chunk; a point with another one says so. */
+function label(spec: { mode: string; mtu: number; touch: boolean; sender: string; chunkBytes?: number }, chunk: number | undefined): string {
+  const own = spec.chunkBytes !== undefined && spec.chunkBytes !== chunk ? ` (${spec.chunkBytes / 1024} KiB chunk)` : '';
+  return `MTU ${spec.mtu} ${spec.touch ? 'touch  ' : 'notouch'} ${spec.mode}←${spec.sender}${own}`;
 }
 
 function duration(seconds: number): string {
@@ -17,6 +19,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): (
   const tty = stream.isTTY === true;
   const started = Date.now();
   let lastLine = '';
+  let chunk: number | undefined;
   const write = (text: string, final: boolean) => {
     if (tty) {
       const width = (stream.columns ?? 100) - 1;
@@ -28,16 +31,17 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): (
     const elapsed = (Date.now() - started) / 1000;
     switch (event.kind) {
       case 'start':
+        chunk = event.config.chunkBytes;
         write(`pageflip compare: ${event.total} runs (${event.config.repeats} repeats), ${event.config.network}`, true);
         break;
       case 'run': {
         const eta = event.index > 1 ? (elapsed / (event.index - 1)) * (event.total - event.index + 1) : NaN;
-        if (tty) write(`[${event.index}/${event.total}] r${event.repeat} ${label(event.spec)}${event.warmup ? ' (warm-up)' : ''}  eta ${duration(eta)}`, false);
+        if (tty) write(`[${event.index}/${event.total}] r${event.repeat} ${label(event.spec, chunk)}${event.warmup ? ' (warm-up)' : ''}  eta ${duration(eta)}`, false);
         break;
       }
       case 'result': {
         const r = event.result;
-        const text = `[${event.index}/${event.total}] r${r.repeat} ${label(r)}: ${r.gbps.toFixed(2)} Gbit/s, CPU ${r.cpu.percent.toFixed(1)}%, eff ${r.efficiency.toFixed(1)}${MOVING.has(r.mode) ? `, ${r.mappedPercent.toFixed(1)}% mapped` : ''}${r.mismatches ? `, ${r.mismatches} MISMATCHES` : ''}`;
+        const text = `[${event.index}/${event.total}] r${r.repeat} ${label(r, chunk)}: ${r.gbps.toFixed(2)} Gbit/s, CPU ${r.cpu.percent.toFixed(1)}%, eff ${r.efficiency.toFixed(1)}${typeof r.receiverEfficiency === 'number' ? `, receiver eff ${r.receiverEfficiency.toFixed(1)}` : ''}${MOVING.has(r.mode) ? `, ${r.mappedPercent.toFixed(1)}% mapped` : ''}${r.mismatches ? `, ${r.mismatches} MISMATCHES` : ''}`;
         write(text, !tty || event.index === event.total);
         break;
       }

@@ -58,6 +58,21 @@ const COLUMNS: Array<[string, (r: RunResult) => Cell]> = [
   ['note', (r) => r.note],
   ['remote_cpu_percent', (r) => r.remote?.cpu.percent ?? null],
   ['remote_cpu_us_per_mb', (r) => r.remote?.cpu.usPerMB ?? null],
+  // Layout and per-side CPU (empty in reports made before them).
+  ['layout', (r) => r.layout ?? null],
+  ['receiver_pid', (r) => r.pids?.receiver ?? null],
+  ['sender_pid', (r) => r.pids?.sender ?? null],
+  ['receiver_cpus_percent', (r) => r.sides?.receiver.percent ?? null],
+  ['receiver_cpus_softirq', (r) => r.sides?.receiver.softirq ?? null],
+  ['receiver_cpus_us_per_mb', (r) => r.sides?.receiver.usPerMB ?? null],
+  ['sender_cpus_percent', (r) => r.sides?.sender.percent ?? null],
+  ['sender_cpus_us_per_mb', (r) => r.sides?.sender.usPerMB ?? null],
+  ['receiver_efficiency', (r) => r.receiverEfficiency ?? null],
+  ['other_cpu_percent', (r) => r.otherCpu ?? null],
+  // Per-run chunk and remaps (empty in reports made before them; chunk empty for iperf3).
+  ['chunk_bytes', (r) => r.chunkBytes ?? null],
+  ['remapped_bytes', (r) => r.remap?.bytes ?? null],
+  ['pmd_moves', (r) => r.remap?.pmdMoves ?? null],
 ];
 
 export function renderCsv(report: CompareReport): string {

@@ -1,7 +1,9 @@
 // Number formatting and row ordering shared by the terminal table, the HTML page and the CSV
 // header, so every view of one report shows the same rows in the same order with the same digits.
-import type { CompareReport, HostInfo, PointSummary, RowMode, RunResult, SendMode } from '../experiment/types.js';
-import { RECEIVE_MODES, REFERENCE_MODES } from './schema.js';
+import type { CompareReport, HostInfo, PairedRatio, PointSummary, RowMode, RunResult, SendMode } from '../experiment/types.js';
+import { LOOP_RECEIVE_MODES, REFERENCE_MODES } from '../vocabulary.js';
+import { mainPoints as mainOf, pairedRatio, TLB_FLUSH, variantChunk } from '../experiment/stats.js';
+import { PMD_BYTES } from '../experiment/model.js';
 
 export const NA = 'n/a';
 
@@ -54,7 +56,7 @@ export function bytesLabel(bytes: number): string {
   return `${bytes} B`;
 }
 
-const MODE_ORDER: readonly RowMode[] = [...RECEIVE_MODES, ...REFERENCE_MODES];
+const MODE_ORDER: readonly RowMode[] = [...LOOP_RECEIVE_MODES, ...REFERENCE_MODES];
 const SENDER_ORDER: Array<SendMode | 'iperf3'> = ['zerocopy', 'write', 'splice', 'iperf3'];
 
 
@@ -109,13 +111,34 @@ export function rowCompare(report: CompareReport): (a: RowKey, b: RowKey) => num
 
 /** The summary points of one MTU/touch block: config mode order, the configured sender first. */
 export function blockPoints(report: CompareReport, mtu: number, touch: boolean): PointSummary[] {
-  return report.summary.points.filter((p) => p.mtu === mtu && p.touch === touch).sort(rowCompare(report));
+  return mainPoints(report).filter((p) => p.mtu === mtu && p.touch === touch).sort(rowCompare(report));
+}
+
+/** The points of the run's own layout; the in-process layout pair has its own block (layoutPairs). */
+export function mainPoints(report: CompareReport): PointSummary[] {
+  return mainOf(report.summary.points);
+}
+
+/** The 2-flow points of a default run, each with its 1-flow counterpart. */
+export function flowPairs(report: CompareReport): Array<{ flows: PointSummary; single: PointSummary | undefined }> {
+  const main = mainPoints(report);
+  return report.summary.points
+    .filter((p) => (p.flows ?? 1) > 1 && !main.includes(p))
+    .map((flows) => ({ flows, single: main.find((p) => p.mode === flows.mode && p.mtu === flows.mtu && p.touch === flows.touch && p.sender === flows.sender) }));
+}
+
+/** The in-process layout points of a default run, each with its sender-process counterpart. */
+export function layoutPairs(report: CompareReport): Array<{ threads: PointSummary; processes: PointSummary | undefined }> {
+  const main = mainPoints(report);
+  return report.summary.points
+    .filter((p) => p.layout === 'threads' && !main.includes(p))
+    .map((threads) => ({ threads, processes: mainPoints(report).find((p) => p.mode === threads.mode && p.mtu === threads.mtu && p.touch === threads.touch && p.sender === threads.sender) }));
 }
 
 /** Every mode/sender row of one MTU (notouch and touch together), in table order. */
 export function rowKeys(report: CompareReport, mtu: number): RowKey[] {
   const keys = new Map<string, RowKey>();
-  for (const p of report.summary.points) {
+  for (const p of mainPoints(report)) {
     if (p.mtu === mtu) keys.set(`${p.mode}\0${p.sender}`, { mode: p.mode, sender: p.sender });
   }
   return [...keys.values()].sort(rowCompare(report));
@@ -123,7 +146,7 @@ export function rowKeys(report: CompareReport, mtu: number): RowKey[] {
 
 /** The summary point of one row at an MTU and data (touch/notouch), if it was measured. */
 export function pointAt(report: CompareReport, mtu: number, touch: boolean, key: RowKey): PointSummary | undefined {
-  return report.summary.points.find((p) => p.mtu === mtu && p.touch === touch && p.mode === key.mode && p.sender === key.sender);
+  return mainPoints(report).find((p) => p.mtu === mtu && p.touch === touch && p.mode === key.mode && p.sender === key.sender);
 }
 
 /** Whether a row names its sender: not when it is the run's common sender, nor iperf3 (its own). */
@@ -137,7 +160,71 @@ export function rowLabel(report: CompareReport, p: RowKey): string {
 }
 
 export function runsOf(report: CompareReport, p: PointSummary): RunResult[] {
-  return report.runs.filter((r) => r.mode === p.mode && r.mtu === p.mtu && r.touch === p.touch && r.sender === p.sender);
+  return report.runs.filter(
+    (r) =>
+      r.mode === p.mode && r.mtu === p.mtu && r.touch === p.touch && r.sender === p.sender && (r.layout === 'threads') === (p.layout === 'threads') && (r.flows?.length ?? 1) === (p.flows ?? 1) &&
+      variantChunk(r, report.config.chunkBytes) === p.chunkBytes,
+  );
+}
+
+/** A point's mode, with its chunk when that is not the run's (the 2 MiB rows): "flip (2 MiB chunk)". */
+export function chunkLabel(p: { mode: RowMode; chunkBytes?: number }): string {
+  return p.chunkBytes === undefined ? p.mode : `${p.mode} (${bytesLabel(p.chunkBytes)} chunk)`;
+}
+
+/**
+ * The page-table flip view: at every MTU and data where a flip ran with slots of whole 2 MiB,
+ * copy, zerocopy and flip at that chunk beside the run's own flip, with the PMD-path share,
+ * TLB flushes per MB and receiver CPU per MB ÷ zerocopy's at the same chunk (paired by repeat).
+ */
+export interface PmdRow {
+  point: PointSummary;
+  chunkBytes: number;
+  /** Receiver-side CPU-µs/MB median (null: no per-side CPU). */
+  receiverUsPerMB: number | null;
+  /** Receiver-side CPU-µs/MB ÷ zerocopy's at the same MTU, data and chunk, paired by repeat. */
+  vsZerocopy: PairedRatio | null;
+  tlbFlushesPerMB: number | null;
+}
+
+export function pmdRows(report: CompareReport): PmdRow[] {
+  const chunkOf = (p: PointSummary) => p.chunkBytes ?? report.config.chunkBytes;
+  const pmdFlip = (p: PointSummary) => p.mode === 'flip' && chunkOf(p) % PMD_BYTES === 0;
+  const plain = report.summary.points.filter((p) => p.layout !== 'threads' && (p.flows ?? 1) === 1 && p.sender === report.config.sender);
+  const cases = plain.filter(pmdFlip);
+  const rows: PmdRow[] = [];
+  const byMode = (a: PointSummary, b: PointSummary) => rank(PMD_MODES, a.mode) - rank(PMD_MODES, b.mode) || chunkOf(a) - chunkOf(b);
+  for (const mtu of mtuOrder(report))
+    for (const touch of touchOrder(report)) {
+      const here = cases.filter((p) => p.mtu === mtu && p.touch === touch);
+      if (!here.length) continue;
+      const chunks = new Set(here.map(chunkOf));
+      // Copy and zerocopy at the flip's chunk, and the run's own flip (page moves) for contrast.
+      const shown = plain
+        .filter((p) => p.mtu === mtu && p.touch === touch && PMD_MODES.includes(p.mode) && (chunks.has(chunkOf(p)) || (p.mode === 'flip' && p.chunkBytes === undefined)))
+        .sort(byMode);
+      for (const p of shown) {
+        const zerocopy = plain.find((z) => z.mode === 'zerocopy' && z.mtu === mtu && z.touch === touch && chunkOf(z) === chunkOf(p));
+        const receiverUs = (r: RunResult) => r.sides?.receiver.usPerMB ?? 0;
+        rows.push({
+          point: p,
+          chunkBytes: chunkOf(p),
+          receiverUsPerMB: p.receiver?.usPerMB.median ?? null,
+          vsZerocopy: zerocopy && p.mode !== 'zerocopy' ? pairedRatio(runsOf(report, p), runsOf(report, zerocopy), receiverUs) : null,
+          tlbFlushesPerMB: p.perfPerMB?.[TLB_FLUSH] ?? null,
+        });
+      }
+    }
+  return rows;
+}
+
+const PMD_MODES: readonly RowMode[] = ['copy', 'zerocopy', 'flip'];
+
+/** Why a PMD row's TLB flushes are n/a: no --perf, or the tracepoint could not be counted. */
+export function tlbUnavailable(report: CompareReport): string | null {
+  if (!report.config.perf) return `TLB flushes per MB need --perf (the ${TLB_FLUSH} tracepoint)`;
+  const reason = perfUnavailable(report).find((u) => u.events.includes(TLB_FLUSH))?.reason;
+  return reason ? `${TLB_FLUSH}: ${reason}` : null;
 }
 
 /** Perf event names in first-seen order over the points, then the runs. */

@@ -1,7 +1,7 @@
 // The HTML report: one self-contained page (inline CSS and SVG, no script, nothing fetched) that
 // can be mailed or attached to a bug. Charts follow the paper's Figures 1-2: per MTU, bars per
 // receive mode for notouch and touch, plus the paper's published efficiencies beside this run's.
-import { MOVING } from '../experiment/stats.js';
+import { MOVING } from '../vocabulary.js';
 import type { CompareReport, HostInfo, PointSummary, RowMode } from '../experiment/types.js';
 import {
   NA,
@@ -26,21 +26,24 @@ import {
   touchOrder,
   when,
   type RowNote,
+  pmdRows,
+  tlbUnavailable,
 } from './format.js';
+import { modelHtmlSection } from './model-block.js';
 import { barChart, escapeXml as esc, type BarCell, type BarGroup, type LegendItem } from './svg.js';
 
 type Family = 'copy' | 'moving' | 'reference';
 
 function family(mode: RowMode): Family {
   if (MOVING.has(mode)) return 'moving';
-  return mode === 'node' || mode.startsWith('iperf3') ? 'reference' : 'copy';
+  return mode === 'node' || mode === 'discard' || mode.startsWith('iperf3') ? 'reference' : 'copy';
 }
 
 // Light = notouch, dark = touch; blue = copy receive, orange = page-moving, grey = reference rows.
 const COLORS: Record<Family, { notouch: string; touch: string; name: string }> = {
   copy: { notouch: '#9cc3e6', touch: '#2b6cb0', name: 'copy receive' },
   moving: { notouch: '#f9c28b', touch: '#d2691e', name: 'page-moving receive' },
-  reference: { notouch: '#cfcfcf', touch: '#707070', name: 'reference (node, iperf3)' },
+  reference: { notouch: '#cfcfcf', touch: '#707070', name: 'reference (node, iperf3, discard floor)' },
 };
 
 function color(mode: RowMode, touch: boolean): string {
@@ -51,9 +54,11 @@ interface Metric {
   id: string;
   title: string;
   yLabel: (report: CompareReport) => string;
-  pick: (p: PointSummary) => { median: number; min: number; max: number };
+  pick: (p: PointSummary) => { median: number; min: number; max: number } | null | undefined;
   format: (v: number) => string;
   unit: string;
+  /** Left out of reports whose points never have it (saved before it was measured). */
+  optional?: boolean;
 }
 
 // The charts promised per MTU, in page order.
@@ -74,6 +79,16 @@ export const METRICS: Metric[] = [
     pick: (p) => p.efficiency,
     format: sig3,
     unit: 'Mbit/s per CPU %',
+  },
+  {
+    // What sar on a receiving host would give: the paper's measurement.
+    id: 'rx-efficiency',
+    title: 'Receiver-host efficiency',
+    yLabel: () => 'efficiency (Mbit/s ÷ receiver-side CPU %)', // the title says receiver host; the axis has room for this
+    pick: (p) => p.receiver?.efficiency,
+    format: sig3,
+    unit: 'Mbit/s per receiver-side CPU %',
+    optional: true,
   },
   {
     id: 'usmb',
@@ -112,8 +127,8 @@ function metricChart(report: CompareReport, mtu: number, metric: Metric, notes: 
     ...groupLabel(report, key, notes, mtu),
     cells: touches.map((touch): BarCell | null => {
       const p = pointAt(report, mtu, touch, key);
-      if (!p) return null;
-      const s = metric.pick(p);
+      const s = p ? metric.pick(p) : null;
+      if (!p || !s) return null;
       return {
         value: s.median,
         min: s.min,
@@ -145,10 +160,17 @@ function figure(svg: string, title: string, caption = ''): string {
   return `<figure>\n<figcaption><strong>${esc(title)}</strong>${note}</figcaption>\n${svg}\n</figure>`;
 }
 
-/** This run's efficiency of a mode at an MTU/touch with the common sender, and its ratio to copy. */
+/** This run's efficiency of a mode at an MTU/touch with the common sender, and its ratio to copy:
+ * receiver-host figures when the run has them (what the paper measured), else whole-box. */
 function runEfficiency(report: CompareReport, mtu: number, touch: boolean, mode: RowMode) {
   const p = pointAt(report, mtu, touch, { mode, sender: report.config.sender });
+  if (p?.receiver) return { efficiency: p.receiver.efficiency.median, ratio: mode === 'copy' ? null : p.receiver.vsCopy, measured: true };
   return { efficiency: p?.efficiency.median ?? null, ratio: p?.vsCopy?.efficiency ?? null, measured: p !== undefined };
+}
+
+/** Whether this report's paper comparison uses receiver-host efficiency. */
+function receiverSided(report: CompareReport): boolean {
+  return report.summary.points.some((p) => p.receiver);
 }
 
 function paperSection(report: CompareReport): string {
@@ -166,7 +188,8 @@ function paperSection(report: CompareReport): string {
         return f ? f.flip / f.copy : null;
       },
     })),
-    ...touches.flatMap((touch) =>
+    // The paper measured touched data only: only this run's touch bars stand beside its values.
+    ...touches.filter((touch) => touch).flatMap((touch) =>
       (['flip', 'zerocopy'] as const).map((mode) => ({
         label: `this run: ${mode} ÷ copy, ${touchLabel(touch)}`,
         color: mode === 'flip' ? (touch ? '#2f7d4f' : '#9fd8b3') : touch ? '#d2691e' : '#f9c28b',
@@ -212,14 +235,15 @@ function paperSection(report: CompareReport): string {
     }
     for (const touch of touches) {
       const copy = runEfficiency(report, mtu, touch, 'copy');
+      const dataLabel = touch ? touchLabel(touch) : `${touchLabel(touch)} (no paper figure)`;
       const flip = runEfficiency(report, mtu, touch, 'flip');
       const zc = runEfficiency(report, mtu, touch, 'zerocopy');
       if (!copy.measured && !flip.measured && !zc.measured) {
-        rows.push(`<tr class="run"><td>this run</td><td class="n">${mtu}</td><td>${touchLabel(touch)}</td><td colspan="5" class="muted">not measured at this MTU</td></tr>`);
+        rows.push(`<tr class="run"><td>this run</td><td class="n">${mtu}</td><td>${dataLabel}</td><td colspan="5" class="muted">not measured at this MTU</td></tr>`);
         continue;
       }
       rows.push(
-        `<tr class="run"><td>this run</td><td class="n">${mtu}</td><td>${touchLabel(touch)}</td>` +
+        `<tr class="run"><td>this run</td><td class="n">${mtu}</td><td>${dataLabel}</td>` +
           `<td class="n">${sig3(copy.efficiency)}</td><td class="n">${sig3(flip.efficiency)}</td><td class="n">${sig3(zc.efficiency)}</td>` +
           `<td class="n">${sig3(flip.ratio)}</td><td class="n">${sig3(zc.ratio)}</td></tr>`,
       );
@@ -236,9 +260,20 @@ function paperSection(report: CompareReport): string {
 <p class="lede">The OLS 2004 paper (Figures 1-2: dual Pentium 4, Linux 2.6.4, a NIC that split headers from data) found a
 page flip slightly <em>less</em> efficient than one copy. Absolute efficiencies from 2004 and from this machine differ by
 orders of magnitude (other CPUs, loopback instead of a NIC), so the chart compares the ratio page-moving ÷ copy; the
-table gives the raw numbers. The paper's values are for touched data. Here <code>flip</code> is zero-copy receive plus
+table gives the raw numbers. ${receiverSided(report) ? "This run's efficiencies here are receiver-host figures (Mbit/s ÷ CPU % of the receiver's CPUs), as the paper measured them with sar on its receiving host." : "This run's efficiencies here are whole-box figures (the sender's CPU included), which the paper did not measure."} Here <code>flip</code> is zero-copy receive plus
 mremap onto the caller's buffer (closest to the paper's flip_page_mapping), <code>zerocopy</code> reads the mapped pages
-in place; both are compared with <code>copy</code> receive fed by the same sender (${esc(report.config.sender)}).</p>
+in place; both are compared with <code>copy</code> receive fed by the same sender (${esc(report.config.sender)}).
+What differs from the paper:</p>
+<ul class="caveats">
+<li>The paper's values are for touched data only: the chart sets only this run's <em>touch</em> ratios beside them; the
+table lists notouch as well, marked as having no paper figure.</li>
+<li>${
+    report.config.network === 'peer'
+      ? 'Pages arrive from another host, as in the paper, but only a NIC that splits headers from page-sized payloads lets the kernel map them without a copy.'
+      : 'On loopback no NIC places payloads in pages of their own: the kernel first copies the sender\'s data into fresh pages (the deferred copy of a MSG_ZEROCOPY sender), and only then can the receiver map or flip them, which is the paper\'s Appendix B "copy then flip" case, not its NIC case.'
+  }</li>
+<li>CPU % here is system-wide: it includes the ${report.config.network === 'peer' ? 'receiving host only (the sender is on the other host)' : 'sender on the same machine (its send path and, on loopback, the receive softirq it runs), where the paper measured the receiving host alone; the receiver-thread CPU per MB in the run list is the receiver-side figure'}.</li>
+</ul>
 <div class="pair">
 ${figure(chart, 'Page-moving ÷ copy efficiency', 'Above 1: moving pages beat copying. n/a: no such point in this run.')}
 <div class="side"><div class="tablewrap">${table}</div>
@@ -264,15 +299,18 @@ function range(s: { min: number; max: number }, f: (v: number) => string): strin
 }
 
 function summaryTable(report: CompareReport, mtu: number, notes: RowNote[]): string {
+  // Receiver-side columns when the report has them (reports saved before per-side CPU do not).
+  const sided = receiverSided(report);
+  const span = sided ? 16 : 13;
   const head =
     '<thead><tr><th rowspan="2">mode</th><th rowspan="2">sender</th><th colspan="2">Gbit/s</th><th colspan="2">CPU %</th>' +
-    '<th rowspan="2">CPU-µs<br>per MB</th><th colspan="2">efficiency</th><th rowspan="2">mapped<br>%</th><th colspan="3">ratio to copy</th></tr>' +
-    '<tr><th>median</th><th>min–max</th><th>median</th><th>min–max</th><th>median</th><th>min–max</th><th>Gbit/s</th><th>µs/MB</th><th>eff</th></tr></thead>';
+    `<th rowspan="2">CPU-µs<br>per MB</th><th colspan="2">efficiency</th>${sided ? '<th colspan="2">receiver side</th>' : ''}<th rowspan="2">mapped<br>%</th><th colspan="${sided ? 4 : 3}">ratio to copy</th></tr>` +
+    `<tr><th>median</th><th>min–max</th><th>median</th><th>min–max</th><th>median</th><th>min–max</th>${sided ? '<th>CPU %</th><th>eff</th>' : ''}<th>Gbit/s</th><th>µs/MB</th><th>eff</th>${sided ? '<th>rx eff</th>' : ''}</tr></thead>`;
   const body: string[] = [];
   for (const touch of touchOrder(report)) {
-    body.push(`<tr class="section"><th colspan="13">${touchLabel(touch)}</th></tr>`);
+    body.push(`<tr class="section"><th colspan="${span}">${touchLabel(touch)}</th></tr>`);
     const points = blockPoints(report, mtu, touch);
-    if (points.length === 0) body.push('<tr><td colspan="13" class="muted">no runs</td></tr>');
+    if (points.length === 0) body.push(`<tr><td colspan="${span}" class="muted">no runs</td></tr>`);
     for (const p of points) {
       const marks = notesFor(notes, p);
       const base = p.mode === 'copy';
@@ -281,15 +319,48 @@ function summaryTable(report: CompareReport, mtu: number, notes: RowNote[]): str
           `<td>${esc(p.sender)}</td><td class="n">${sig3(p.gbps.median)}</td><td class="n muted">${range(p.gbps, sig3)}</td>` +
           `<td class="n">${pct1(p.cpuPercent.median)}</td><td class="n muted">${range(p.cpuPercent, pct1)}</td>` +
           `<td class="n">${sig3(p.usPerMB.median)}</td><td class="n strong">${sig3(p.efficiency.median)}</td>` +
-          `<td class="n muted">${range(p.efficiency, sig3)}</td><td class="n">${pct1(p.mappedPercent)}</td>` +
+          `<td class="n muted">${range(p.efficiency, sig3)}</td>` +
+          (sided ? `<td class="n">${p.receiver ? pct1(p.receiver.cpuPercent.median) : NA}</td><td class="n strong">${p.receiver ? sig3(p.receiver.efficiency.median) : NA}</td>` : '') +
+          `<td class="n">${pct1(p.mappedPercent)}</td>` +
           ratioCell(p.vsCopy?.gbps, true, base) +
           ratioCell(p.vsCopy?.usPerMB, false, base) +
           ratioCell(p.vsCopy?.efficiency, true, base) +
+          (sided ? ratioCell(p.receiver?.vsCopy, true, base) : '') +
           '</tr>',
       );
     }
   }
   return `<h3>MTU ${mtu}</h3>\n<div class="tablewrap"><table class="data summary">${head}\n<tbody>\n${body.join('\n')}\n</tbody></table></div>`;
+}
+
+/** The page-table flip rows (format.ts pmdRows): 2 MiB slots beside zerocopy and copy at that chunk. */
+function pmdSection(report: CompareReport): string {
+  const rows = pmdRows(report);
+  if (rows.length === 0) return '';
+  const body = rows.map(({ point: p, chunkBytes, receiverUsPerMB, vsZerocopy, tlbFlushesPerMB }) => {
+    const base = p.mode === 'copy';
+    return (
+      `<tr><td class="n">${p.mtu}</td><td>${touchLabel(p.touch)}</td><td>${esc(p.mode)}</td><td class="n">${bytesLabel(chunkBytes)}</td><td class="n">${sig3(p.gbps.median)}</td>` +
+      `<td class="n">${receiverUsPerMB === null ? NA : sig3(receiverUsPerMB)}</td>` +
+      (vsZerocopy ? `<td class="n strong">${sig3(vsZerocopy.median)}</td><td class="n muted">${range(vsZerocopy, sig3)}</td>` : `<td class="n muted">${p.mode === 'zerocopy' ? '—' : NA}</td><td></td>`) +
+      ratioCell(p.vsCopy?.efficiency, true, base) +
+      ratioCell(p.receiver?.vsCopy, true, base) +
+      `<td class="n">${p.mode !== 'flip' ? '' : typeof p.pmdShare === 'number' ? `${pct1(p.pmdShare * 100)}%` : NA}</td>` +
+      `<td class="n${tlbFlushesPerMB === null ? ' muted' : ''}">${sig3(tlbFlushesPerMB)}</td></tr>`
+    );
+  });
+  const why = tlbUnavailable(report);
+  return `<section id="pmd">
+<h2>Page-table flips <small>flip with slots of whole 2 MiB: one PMD entry moved instead of 512 PTEs</small></h2>
+<p class="lede">Copy, zerocopy and flip at the 2 MiB chunk beside the run's own flip. ÷ zerocopy: receiver-side CPU-µs/MB ÷ zerocopy's at the same MTU, data and chunk
+(median of the per-repeat ratios, min–max). PMD share: bytes moved by whole-slot mremaps (the page-table path's conditions met) ÷ bytes remapped.${why ? ` ${esc(why)}.` : ''}</p>
+<div class="tablewrap"><table class="data pmd"><thead><tr><th rowspan="2">MTU</th><th rowspan="2">data</th><th rowspan="2">mode</th><th rowspan="2">chunk</th><th rowspan="2">Gbit/s</th>` +
+    `<th colspan="3">receiver side CPU-µs/MB</th><th colspan="2">÷ copy, same chunk</th><th rowspan="2">PMD share</th><th rowspan="2">TLB flushes<br>per MB</th></tr>` +
+    `<tr><th>median</th><th>÷ zerocopy</th><th>min–max</th><th>eff</th><th>rx eff</th></tr></thead>
+<tbody>
+${body.join('\n')}
+</tbody></table></div>
+</section>`;
 }
 
 function perfTable(report: CompareReport, mtu: number, events: string[]): string {
@@ -314,22 +385,32 @@ function perfTable(report: CompareReport, mtu: number, events: string[]): string
   return `<div class="tablewrap"><table class="data perf">${head}\n<tbody>\n${body.join('\n')}\n</tbody></table></div>`;
 }
 
-function bestSection(report: CompareReport): string {
-  if (report.summary.best.length === 0) return '';
+function bestSection(report: CompareReport, best = report.summary.best, heading = 'Best page-moving vs copy', id = 'best'): string {
+  if (best.length === 0) return '';
   const entry = (e: (typeof report.summary.best)[number]['moving']) =>
     e
       ? `<td>${esc(e.mode)}${e.sender === 'iperf3' ? '' : ` <span class="muted">(${esc(e.sender)} sender)</span>`}</td><td class="n strong">${sig3(e.efficiency)}</td><td class="n">${sig3(e.gbps)}</td>`
       : `<td class="muted">${NA}</td><td class="n muted">${NA}</td><td class="n muted">${NA}</td>`;
-  const rows = report.summary.best.map((b) => {
-    return `<tr><td class="n">${b.mtu}</td><td>${touchLabel(b.touch)}</td>${entry(b.moving)}${entry(b.copying)}${ratioCell(b.ratio, true, false, true)}</tr>`;
+  const sameRange = (r: { min: number; max: number } | null | undefined) => (r ? `<td class="n muted">${sig3(r.min)}–${sig3(r.max)}</td>` : `<td class="n muted">${NA}</td>`);
+  const rows = best.map((b) => {
+    const same = b.sameSender;
+    return (
+      `<tr><td class="n">${b.mtu}</td><td>${touchLabel(b.touch)}</td>` +
+      `<td>${same?.moving ? esc(same.moving.mode) : NA}</td>${ratioCell(same?.ratio?.median ?? null, true, false, true)}${sameRange(same?.ratio)}` +
+      `${ratioCell(b.senderEffect?.ratio.median ?? null, true, false)}` +
+      `${entry(b.moving)}${entry(b.copying)}${ratioCell(b.ratio, true, false, true)}</tr>`
+    );
   });
-  return `<section id="best">
-<h2>Best page-moving vs best copy setup</h2>
-<p class="lede">On loopback a MSG_ZEROCOPY sender pays a deferred copy, so each mode's ratio to copy above uses one sender for all;
-this view instead puts the best page-moving configuration beside the best copy configuration (write sender + copy receive, iperf3).</p>
-<div class="tablewrap"><table class="data best"><thead><tr><th rowspan="2">MTU</th><th rowspan="2">data</th><th colspan="3">best page-moving</th>` +
-    `<th colspan="3">best copy</th><th rowspan="2">moving ÷ copy<br>efficiency</th></tr>` +
-    `<tr><th>mode</th><th>eff</th><th>Gbit/s</th><th>mode</th><th>eff</th><th>Gbit/s</th></tr></thead>
+  return `<section id="${id}">
+<h2>${esc(heading)}</h2>
+<p class="lede">First with the same sender for both (the comparison that isolates the receive path), then the sender alone
+(copy receive fed by write() ÷ fed by the page-moving sender: on loopback a MSG_ZEROCOPY sender pays a deferred copy),
+then the best page-moving configuration beside the best copy configuration across senders (write sender + copy receive, iperf3),
+which mixes both effects. Ratios are medians of the per-repeat ratios of efficiency.</p>
+<div class="tablewrap"><table class="data best"><thead><tr><th rowspan="2">MTU</th><th rowspan="2">data</th><th colspan="3">same sender</th>` +
+    `<th rowspan="2">sender alone<br>copy: write ÷ ${esc(report.config.sender)}</th>` +
+    `<th colspan="3">best page-moving, any sender</th><th colspan="3">best copy, any sender</th><th rowspan="2">moving ÷ copy<br>efficiency</th></tr>` +
+    `<tr><th>mode</th><th>÷ copy</th><th>min–max</th><th>mode</th><th>eff</th><th>Gbit/s</th><th>mode</th><th>eff</th><th>Gbit/s</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody></table></div>
@@ -339,7 +420,7 @@ ${rows.join('\n')}
 function runsSection(report: CompareReport, events: string[]): string {
   const perfHead = events.map((e) => `<th><code>${esc(e)}</code><br>per MB</th>`).join('');
   const head =
-    '<thead><tr><th>repeat</th><th>mode</th><th>MTU</th><th>data</th><th>sender</th><th>bytes</th><th>s</th><th>Gbit/s</th>' +
+    '<thead><tr><th>repeat</th><th>mode</th><th>MTU</th><th>data</th><th>sender</th><th>chunk</th><th>bytes</th><th>s</th><th>Gbit/s</th>' +
     '<th>CPU %</th><th>user</th><th>sys</th><th>irq</th><th>softirq</th><th>steal</th><th>CPU-µs/MB</th><th>eff</th>' +
     `<th>rx thread<br>µs/MB</th><th>tx thread<br>µs/MB</th><th>mapped %</th><th>verified</th><th>mismatches</th><th>syscalls</th>${perfHead}<th>note</th></tr></thead>`;
   const mtus = mtuOrder(report);
@@ -354,7 +435,7 @@ function runsSection(report: CompareReport, events: string[]): string {
     });
     return (
       `<tr${r.note ? ' class="noted"' : ''}><td class="n">${r.repeat}</td><td>${esc(r.mode)}</td><td class="n">${r.mtu}</td><td>${touchLabel(r.touch)}</td><td>${esc(r.sender)}</td>` +
-      `<td class="n">${bytesLabel(r.bytes)}</td><td class="n">${sig3(r.seconds)}</td><td class="n">${sig3(r.gbps)}</td>` +
+      `<td class="n">${r.sender === 'iperf3' ? NA : bytesLabel(r.chunkBytes ?? report.config.chunkBytes)}</td><td class="n">${bytesLabel(r.bytes)}</td><td class="n">${sig3(r.seconds)}</td><td class="n">${sig3(r.gbps)}</td>` +
       `<td class="n">${pct1(r.cpu.percent)}</td><td class="n">${pct1(r.cpu.user)}</td><td class="n">${pct1(r.cpu.system)}</td><td class="n">${pct1(r.cpu.irq)}</td>` +
       `<td class="n">${pct1(r.cpu.softirq)}</td><td class="n">${pct1(r.cpu.steal)}</td><td class="n">${sig3(r.cpu.usPerMB)}</td><td class="n">${sig3(r.efficiency)}</td>` +
       `<td class="n">${sig3(r.receiverThread?.usPerMB)}</td><td class="n">${sig3(r.senderThread?.usPerMB)}</td><td class="n">${pct1(r.mappedPercent)}</td>` +
@@ -396,6 +477,7 @@ h3 { font-size: 16px; margin: 20px 0 6px; }
 code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .sub { color: var(--muted); margin: 0 0 16px; }
 .lede { max-width: 80ch; margin: 4px 0 12px; }
+.caveats { max-width: 80ch; margin: 0 0 12px; padding-left: 20px; }
 .muted { color: var(--muted); }
 .tight { margin: 0 0 10px; font-size: 14px; }
 header dl { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: 2px 16px; margin: 0; padding: 12px 16px; background: var(--band); border-radius: 6px; font-size: 14px; }
@@ -456,7 +538,7 @@ export function renderHtml(report: CompareReport): string {
 <h2>MTU ${mtu} <small>${payloadBytes(mtu)} B of payload per packet after 52 B of IPv4+TCP+timestamp headers</small></h2>
 <p class="muted tight">Bars: median over ${report.config.repeats} repeat${report.config.repeats === 1 ? '' : 's'}; whiskers: min–max. Hover a bar for its numbers.</p>
 <div class="grid">
-${METRICS.map((m) => metricChart(report, mtu, m, notes)).join('\n')}
+${METRICS.filter((m) => !m.optional || !report.summary.points.length || report.summary.points.some((p) => m.pick(p))).map((m) => metricChart(report, mtu, m, notes)).join('\n')}
 </div>
 </section>`,
   );
@@ -501,15 +583,18 @@ ${mtuSections.join('\n')}
 ${paperSection(report)}
 <section id="summary">
 <h2>Summary <small>median and min–max over repeats; efficiency = Mbit/s ÷ CPU %</small></h2>
-<p class="lede">Ratio to copy = this row's median ÷ the <code>copy</code> row's median at the same MTU, data and sender
+<p class="lede">Ratio to copy = the median over repeats of this row's run ÷ the <code>copy</code> run of the same repeat, at the same MTU, data and sender
 (green: better than copy, red: worse; for µs/MB lower is better). — marks the copy row itself, n/a a row without a copy point.</p>
 ${mtuOrder(report).map((mtu) => summaryTable(report, mtu, notes)).join('\n')}
 ${notesHtml}
 </section>
+${pmdSection(report)}
 ${perfHtml}
-${bestSection(report)}
+${report.summary.receiverBest ? bestSection(report, report.summary.receiverBest, 'Best page-moving vs best copy setup, receiver-host efficiency (the paper\'s measurement)', 'best-receiver') : ''}
+${bestSection(report, report.summary.best, report.summary.receiverBest ? 'Best page-moving vs best copy setup, whole-box efficiency (sender included)' : undefined)}${modelHtmlSection(report)}
 <section id="verdict">
 <h2>Verdict</h2>
+${report.summary.receiverVerdict ? `<h3>Receiver host (Mbit/s ÷ receiver-side CPU %): matches the paper's measurement</h3>\n<p class="verdict">${esc(report.summary.receiverVerdict)}</p>\n<h3>Whole box (sender and receiver on one machine, not what the paper measured)</h3>` : ''}
 <p class="verdict">${esc(report.summary.verdict)}</p>
 </section>
 <section id="method">

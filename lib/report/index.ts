@@ -5,3 +5,4 @@ export { renderCsv } from './csv.js';
 export { renderJson, parseReport, compareReportSchema } from './json.js';
 export { renderHtml } from './html.js';
 export { checkSchema, type JsonSchema, type SchemaIssue } from './schema-check.js';
+export { renderMarkdown } from './markdown.js';

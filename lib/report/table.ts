@@ -1,6 +1,7 @@
 // The terminal report: one block per MTU shaped like the paper's Figures 1-2 (notouch and touch,
 // a row per receive mode), then best-vs-best, the verdict, how it was measured, and warnings.
 import type { BestEntry, CompareReport, PointSummary } from '../experiment/types.js';
+import { modelTableLines } from './model-block.js';
 import {
   NA,
   blockPoints,
@@ -20,13 +21,26 @@ import {
   touchLabel,
   touchOrder,
   when,
+  layoutPairs,
+  flowPairs,
+  bytesLabel,
+  chunkLabel,
+  pmdRows,
+  tlbUnavailable,
+  rowCompare,
+  rowLabel,
+  runsOf,
   type RowNote,
 } from './format.js';
+import { spread } from '../experiment/stats.js';
+
+/** The widest the table grows: every column, receiver side included, fits. */
+const MAX_WIDTH = 160;
 
 export interface TableOptions {
   /** ANSI colour; the CLI passes process.stdout.isTTY. Off means no escape codes at all. */
   color?: boolean;
-  /** Terminal width (default 100, clamped to 60-120): prose wraps to it, wide tables shed min–max columns or split. */
+  /** Terminal width (default 100, clamped to 60-160): prose wraps to it, wide tables shed min–max columns or split. */
   width?: number;
 }
 
@@ -126,6 +140,8 @@ interface MainColumn extends Column {
   cell: (p: PointSummary, notes: RowNote[], paint: Paint) => string;
   /** Dropped (lowest first) when the table is wider than the terminal. */
   drop?: number;
+  /** Receiver-side figures: shown when the report has them (reports saved before them do not). */
+  receiverSide?: boolean;
 }
 
 const MAIN_COLUMNS: MainColumn[] = [
@@ -141,19 +157,25 @@ const MAIN_COLUMNS: MainColumn[] = [
   { group: 'Gbit/s', head: 'min–max', right: true, drop: 3, cell: (p, _n, paint) => paint('dim', range(p.gbps, sig3)) },
   { group: 'CPU %', head: 'median', right: true, cell: (p) => pct1(p.cpuPercent.median) },
   { group: 'CPU %', head: 'min–max', right: true, drop: 1, cell: (p, _n, paint) => paint('dim', range(p.cpuPercent, pct1)) },
-  { group: 'CPU-µs', head: 'per MB', right: true, cell: (p) => sig3(p.usPerMB.median) },
+  { group: 'CPU-µs', head: 'per MB', right: true, drop: 6, cell: (p) => sig3(p.usPerMB.median) },
   { group: 'efficiency', head: 'median', right: true, cell: (p, _n, paint) => paint('bold', sig3(p.efficiency.median)) },
   { group: 'efficiency', head: 'min–max', right: true, drop: 2, cell: (p, _n, paint) => paint('dim', range(p.efficiency, sig3)) },
+  // What a receiving host would see (its own CPUs only): the paper's measurement.
+  { group: 'receiver side', head: 'CPU %', right: true, receiverSide: true, cell: (p, _n, paint) => (p.receiver ? pct1(p.receiver.cpuPercent.median) : paint('dim', NA)) },
+  { group: 'receiver side', head: 'eff', right: true, receiverSide: true, cell: (p, _n, paint) => (p.receiver ? paint('bold', sig3(p.receiver.efficiency.median)) : paint('dim', NA)) },
   { group: 'mapped', head: '%', right: true, cell: (p) => pct1(p.mappedPercent) },
   // Copy rows are the baseline (—); any other null means there was no copy point (n/a).
-  { group: 'ratio to copy', head: 'Gbit/s', right: true, cell: (p, _n, paint) => ratio(p.vsCopy?.gbps, true, paint, p.mode === 'copy') },
-  { group: 'ratio to copy', head: 'µs/MB', right: true, cell: (p, _n, paint) => ratio(p.vsCopy?.usPerMB, false, paint, p.mode === 'copy') },
+  { group: 'ratio to copy', head: 'Gbit/s', right: true, drop: 5, cell: (p, _n, paint) => ratio(p.vsCopy?.gbps, true, paint, p.mode === 'copy') },
+  { group: 'ratio to copy', head: 'µs/MB', right: true, drop: 4, cell: (p, _n, paint) => ratio(p.vsCopy?.usPerMB, false, paint, p.mode === 'copy') },
   { group: 'ratio to copy', head: 'eff', right: true, cell: (p, _n, paint) => ratio(p.vsCopy?.efficiency, true, paint, p.mode === 'copy') },
+  { group: 'ratio to copy', head: 'rx eff', right: true, receiverSide: true, cell: (p, _n, paint) => ratio(p.receiver?.vsCopy ?? undefined, true, paint, p.mode === 'copy') },
 ];
 
 /** The per-MTU block; min–max columns go (CPU first) until it fits the terminal width. */
 function mainBlock(report: CompareReport, mtu: number, notes: RowNote[], width: number, paint: Paint): { lines: string[]; hidden: string[] } {
-  let columns = MAIN_COLUMNS;
+  const sided = report.summary.points.some((p) => p.receiver);
+  const all = MAIN_COLUMNS.filter((c) => sided || !c.receiverSide);
+  let columns = all;
   for (;;) {
     const rows: Row[] = [];
     for (const touch of touchOrder(report)) {
@@ -165,7 +187,7 @@ function mainBlock(report: CompareReport, mtu: number, notes: RowNote[], width: 
     const lines = align(columns, rows, paint);
     const droppable = columns.filter((c) => c.drop !== undefined).sort((a, b) => (a.drop as number) - (b.drop as number));
     if (tableWidth(lines) <= width || droppable.length === 0) {
-      const hidden = MAIN_COLUMNS.filter((c) => !columns.includes(c)).map((c) => `${c.group} ${c.head}`);
+      const hidden = all.filter((c) => !columns.includes(c)).map((c) => `${c.group} ${c.head}`);
       return { lines, hidden };
     }
     columns = columns.filter((c) => c !== droppable[0]);
@@ -217,37 +239,188 @@ function perfBlock(report: CompareReport, mtu: number, events: string[], width: 
   return out;
 }
 
-function bestBlock(report: CompareReport, paint: Paint): string[] {
-  if (report.summary.best.length === 0) return [];
-  const side = (group: string): Column[] => [
-    { group, head: 'mode' },
-    { group, head: 'sender' },
-    { group, head: 'eff', right: true },
-    { group, head: 'Gbit/s', right: true },
-  ];
+function bestBlock(
+  report: CompareReport,
+  paint: Paint,
+  width: number,
+  best: CompareReport['summary']['best'] = report.summary.best,
+  title = 'Best page-moving vs copy (efficiency = Mbit/s ÷ CPU %; ratios: median of the per-repeat ratios)',
+): string[] {
+  if (best.length === 0) return [];
+  const sender = best.find((b) => b.sameSender)?.sameSender?.sender ?? report.config.sender;
   const columns: Column[] = [
     { head: 'MTU', right: true },
     { head: 'data' },
-    ...side('best page-moving'),
-    ...side('best copy'),
-    { group: 'moving ÷ copy', head: 'eff', right: true },
+    { group: `same sender (${sender})`, head: 'moving' },
+    { group: `same sender (${sender})`, head: '÷ copy', right: true },
+    { group: `same sender (${sender})`, head: 'min–max', right: true },
+    { group: 'sender alone', head: `write ÷ ${sender}`, right: true },
+    { group: 'across senders', head: 'moving' },
+    { group: 'across senders', head: 'copy' },
+    { group: 'across senders', head: 'ratio', right: true },
   ];
-  const cells = (e: BestEntry | null) => (e ? [e.mode, e.sender, sig3(e.efficiency), sig3(e.gbps)] : [NA, '', NA, NA]);
-  const rows = report.summary.best.map((b) => [
+  const who = (e: BestEntry | null) => (e ? `${e.mode}←${e.sender}` : NA);
+  const spreadText = (r: { min: number; max: number } | null | undefined) => (r ? paint('dim', range(r, sig3) || sig3(r.min)) : '');
+  const rows = best.map((b) => [
     String(b.mtu),
     touchLabel(b.touch),
-    ...cells(b.moving),
-    ...cells(b.copying),
-    b.ratio === null ? NA : paint('bold', ratio(b.ratio, true, paint, false)),
+    b.sameSender?.moving ? b.sameSender.moving.mode : NA,
+    b.sameSender?.ratio ? paint('bold', ratio(b.sameSender.ratio.median, true, paint, false)) : NA,
+    spreadText(b.sameSender?.ratio),
+    b.senderEffect ? sig3(b.senderEffect.ratio.median) : NA,
+    who(b.moving),
+    who(b.copying),
+    b.ratio === null ? NA : ratio(b.ratio, true, paint, false),
   ]);
-  return [paint('bold', 'Best page-moving vs best copy setup (efficiency = Mbit/s ÷ CPU %)'), ...align(columns, rows, paint)];
+  return [...wrap(title, width).map((l) => paint('bold', l)), ...align(columns, rows, paint)];
+}
+
+/** The 2-flow points beside the same points with one flow: aggregate and per-flow figures. */
+function flowsBlock(report: CompareReport, paint: Paint, width: number): string[] {
+  const pairs = flowPairs(report);
+  if (pairs.length === 0) return [];
+  const columns: Column[] = [
+    { head: 'MTU', right: true },
+    { head: 'data' },
+    { head: 'mode' },
+    { head: 'flows', right: true },
+    { group: 'Gbit/s', head: 'all', right: true },
+    { group: 'Gbit/s', head: 'per flow', right: true },
+    { group: 'receiver side', head: 'CPU %', right: true },
+    { group: 'receiver side', head: 'eff', right: true },
+    { head: 'box eff', right: true },
+    { head: 'rx thread µs/MB', right: true },
+    { head: 'tx thread µs/MB', right: true },
+  ];
+  const rows: Row[] = [];
+  const row = (p: PointSummary) => {
+    const runs = runsOf(report, p);
+    const perFlow = runs.flatMap((r) => (r.flows ?? [{ mbps: r.mbps }]).map((f) => f.mbps / 1000));
+    const thread = runs.map((r) => r.receiverThread?.usPerMB).filter((v): v is number => typeof v === 'number');
+    const sender = runs.map((r) => r.senderThread?.usPerMB).filter((v): v is number => typeof v === 'number');
+    rows.push([
+      String(p.mtu), touchLabel(p.touch), p.mode, String(p.flows ?? 1), sig3(p.gbps.median), perFlow.length ? sig3(spread(perFlow).median) : NA,
+      p.receiver ? pct1(p.receiver.cpuPercent.median) : NA, p.receiver ? sig3(p.receiver.efficiency.median) : NA, sig3(p.efficiency.median),
+      thread.length ? sig3(spread(thread).median) : NA,
+      sender.length ? sig3(spread(sender).median) : NA,
+    ]);
+  };
+  for (const { flows, single } of pairs) {
+    if (single) row(single);
+    row(flows);
+  }
+  const title = 'Parallel flows: each flow its own connection, receive thread here and send thread in the sender (receiver threads share one address space)';
+  return [...wrap(title, width).map((l) => paint('bold', l)), ...align(columns, rows, paint)];
+}
+
+/** Each mode's distance to the discard floor, one sentence per MTU and data, in table order. */
+export function floorLines(report: CompareReport): string[] {
+  const floor = report.summary.floor ?? [];
+  const lines: string[] = [];
+  const order = rowCompare(report);
+  for (const mtu of mtuOrder(report)) {
+    for (const touch of touchOrder(report)) {
+      const here = floor.filter((f) => f.mtu === mtu && f.touch === touch).sort(order);
+      if (!here.length) continue;
+      const sided = here.every((f) => f.receiverUsPerMB !== null);
+      const cost = (f: (typeof here)[number]) => `${rowLabel(report, f)} ${sig3(sided ? f.receiverUsPerMB! : f.usPerMB)}`;
+      lines.push(`MTU ${mtu} ${touchLabel(touch)}: ${here.map(cost).join(', ')} ${sided ? 'receiver-side' : 'whole-box'} CPU-µs/MB above the floor${touch ? ' (reading every byte included)' : ''}`);
+    }
+  }
+  return lines;
+}
+
+/** The in-process layout pair beside the same points with the sender in its own process. */
+function layoutBlock(report: CompareReport, paint: Paint, width: number): string[] {
+  const pairs = layoutPairs(report);
+  if (pairs.length === 0) return [];
+  const columns: Column[] = [
+    { head: 'MTU', right: true },
+    { head: 'data' },
+    { head: 'mode' },
+    { head: 'sender runs as' },
+    { head: 'Gbit/s', right: true },
+    { group: 'thread CPU-µs/MB', head: 'receiver', right: true },
+    { group: 'thread CPU-µs/MB', head: 'sender', right: true },
+    { group: 'efficiency', head: 'box', right: true },
+    { group: 'efficiency', head: 'receiver', right: true },
+  ];
+  const rows: Row[] = [];
+  const row = (p: PointSummary, label: string) => {
+    const runs = runsOf(report, p);
+    const thread = (pick: (r: (typeof runs)[number]) => number | undefined) => {
+      const values = runs.map(pick).filter((v): v is number => typeof v === 'number');
+      return values.length ? sig3(spread(values).median) : NA;
+    };
+    rows.push([String(p.mtu), touchLabel(p.touch), p.mode, label, sig3(p.gbps.median), thread((r) => r.receiverThread?.usPerMB), thread((r) => r.senderThread?.usPerMB), sig3(p.efficiency.median), p.receiver ? sig3(p.receiver.efficiency.median) : NA]);
+  };
+  for (const { threads, processes } of pairs) {
+    if (processes) row(processes, 'own process');
+    row(threads, 'thread of receiver');
+  }
+  const title = 'Sender layout: own process (like a second host) vs a thread sharing the receiver\'s address space';
+  return [...wrap(title, width).map((l) => paint('bold', l)), ...align(columns, rows, paint)];
+}
+
+/** Flips of whole 2 MiB slots beside copy and zerocopy at that chunk and the run's own flip. */
+function pmdBlock(report: CompareReport, paint: Paint, width: number): string[] {
+  const rows = pmdRows(report);
+  if (rows.length === 0) return [];
+  const columns: Column[] = [
+    { head: 'MTU', right: true },
+    { head: 'data' },
+    { head: 'mode' },
+    { head: 'chunk', right: true },
+    { head: 'Gbit/s', right: true },
+    { group: 'receiver side CPU-µs/MB', head: 'median', right: true },
+    { group: 'receiver side CPU-µs/MB', head: '÷ zerocopy', right: true },
+    { group: 'receiver side CPU-µs/MB', head: 'min–max', right: true },
+    { group: '÷ copy, same chunk', head: 'eff', right: true },
+    { group: '÷ copy, same chunk', head: 'rx eff', right: true },
+    { head: 'PMD share', right: true },
+    { head: 'TLB flushes/MB', right: true },
+  ];
+  const cells: Row[] = rows.map((r) => {
+    const p = r.point;
+    return [
+      String(p.mtu), touchLabel(p.touch), p.mode, bytesLabel(r.chunkBytes), sig3(p.gbps.median),
+      r.receiverUsPerMB === null ? NA : sig3(r.receiverUsPerMB),
+      r.vsZerocopy ? paint('bold', sig3(r.vsZerocopy.median)) : p.mode === 'zerocopy' ? '—' : NA,
+      r.vsZerocopy ? paint('dim', range(r.vsZerocopy, sig3)) : '',
+      ratio(p.vsCopy?.efficiency, true, paint, p.mode === 'copy'),
+      ratio(p.receiver?.vsCopy ?? undefined, true, paint, p.mode === 'copy'),
+      p.mode === 'flip' && typeof p.pmdShare === 'number' ? `${pct1(p.pmdShare * 100)}%` : p.mode === 'flip' ? NA : '',
+      sig3(r.tlbFlushesPerMB),
+    ];
+  });
+  const title = 'Page-table flips: flip with slots of whole 2 MiB (one PMD entry moved instead of 512 PTEs) beside copy and zerocopy at that chunk and the run\'s own flip';
+  const legend = `÷ zerocopy: receiver-side CPU-µs/MB ÷ zerocopy's at the same MTU, data and chunk, median of the per-repeat ratios; PMD share: bytes moved by whole-slot mremaps (the page-table path's conditions met) ÷ bytes remapped${tlbUnavailable(report) ? `; ${tlbUnavailable(report)}` : ''}`;
+  return [...wrap(title, width).map((l) => paint('bold', l)), ...align(columns, cells, paint), ...wrap(legend, width, '  ', '  ').map((l) => paint('dim', l))];
+}
+
+/** Receiver syscalls per MB (every kind) and KiB per receive call, per mode, MTU and data. */
+function callsBlock(report: CompareReport, paint: Paint, width: number): string[] {
+  const counted = report.summary.points.filter((p) => p.callsPerMB !== null);
+  if (counted.length === 0) return [];
+  const lines: string[] = [];
+  for (const mtu of mtuOrder(report)) {
+    for (const touch of touchOrder(report)) {
+      const here = counted.filter((p) => p.mtu === mtu && p.touch === touch);
+      if (here.length === 0) continue;
+      const cells = here.map(
+        (p) => `${chunkLabel(p)}←${p.sender} ${sig3(p.callsPerMB!)}${p.bytesPerReceive !== null ? ` (${sig3(p.bytesPerReceive / 1024)} KiB/receive)` : ''}`,
+      );
+      lines.push(...wrap(cells.join(', '), width, `  ${mtu} ${touchLabel(touch)}: `, '    '));
+    }
+  }
+  return [paint('bold', 'Receiver calls per MB (receive, wait, mremap, mmap, madvise) and KiB per receive call'), ...lines];
 }
 
 export function renderTable(report: CompareReport, options: TableOptions = {}): string {
   const paint = painter(options.color ?? false);
-  // Prose wraps at the terminal width, but never narrower than 60 or wider than 120 columns.
+  // Prose wraps at the terminal width, but never narrower than 60 or wider than MAX_WIDTH columns.
   const asked = options.width !== undefined && Number.isFinite(options.width) ? options.width : 100;
-  const width = Math.min(120, Math.max(60, Math.floor(asked)));
+  const width = Math.min(MAX_WIDTH, Math.max(60, Math.floor(asked)));
   const notes = rowNotes(report);
   const events = report.config.perf ? perfEvents(report) : [];
   const out: string[] = [];
@@ -262,14 +435,15 @@ export function renderTable(report: CompareReport, options: TableOptions = {}): 
     const block = mainBlock(report, mtu, notes, width, paint);
     out.push(...block.lines);
     if (block.hidden.length > 0) {
-      out.push(paint('dim', `  (hidden to fit ${width} columns: ${block.hidden.join(', ')}; see --json or --csv)`));
+      out.push(...wrap(`(hidden to fit ${width} columns: ${block.hidden.join(', ')}; see --json or --csv)`, width, '  ', '   ').map((l) => paint('dim', l)));
     }
     if (events.length > 0) out.push(...perfBlock(report, mtu, events, width, paint));
   }
 
   const legend =
-    "efficiency = Mbit/s ÷ CPU % (the paper's figure of merit). Ratio to copy = this row's median ÷ the copy row's " +
-    'median at the same MTU, data and sender; — = the copy row itself, n/a = no copy point to compare with.';
+    "efficiency = Mbit/s ÷ CPU % (the paper's figure of merit). Ratio to copy = the median over repeats of this row's " +
+    'run ÷ the copy run of the same repeat, at the same MTU, data and sender (the verdict gives their min–max); ' +
+    '— = the copy row itself, n/a = no copy point to compare with.';
   out.push('', ...wrap(legend, width).map((l) => paint('dim', l)));
   if (notes.length > 0) {
     out.push('', paint('bold', 'Notes'));
@@ -281,9 +455,29 @@ export function renderTable(report: CompareReport, options: TableOptions = {}): 
     for (const { reason, events: which } of unavailable) out.push(...wrap(`${which.join(', ')}: ${reason}`, width, '  ', '    '));
   }
 
-  const best = bestBlock(report, paint);
+  const layout = layoutBlock(report, paint, width);
+  if (layout.length > 0) out.push('', ...layout);
+  const flows = flowsBlock(report, paint, width);
+  if (flows.length > 0) out.push('', ...flows);
+  const pmd = pmdBlock(report, paint, width);
+  if (pmd.length > 0) out.push('', ...pmd);
+  const floor = floorLines(report);
+  if (floor.length > 0) {
+    out.push('', ...wrap('Above the floor: discard = recv(MSG_TRUNC), the kernel drops the bytes without copying or mapping them', width).map((l) => paint('bold', l)));
+    for (const line of floor) out.push(...wrap(line, width, '  ', '    '));
+  }
+  const receiverBest = report.summary.receiverBest ? bestBlock(report, paint, width, report.summary.receiverBest, 'Best page-moving vs copy by receiver-host efficiency (Mbit/s ÷ receiver-side CPU %: the paper\'s measurement; ratios: median of the per-repeat ratios)') : [];
+  if (receiverBest.length > 0) out.push('', ...receiverBest);
+  const best = bestBlock(report, paint, width, report.summary.best, receiverBest.length ? 'The same by whole-box efficiency (Mbit/s ÷ CPU % of every core: sender included)' : undefined);
   if (best.length > 0) out.push('', ...best);
-  if (report.summary.verdict) out.push('', paint('bold', 'Verdict'), ...wrap(report.summary.verdict, width, '  '));
+  const calls = callsBlock(report, paint, width);
+  if (calls.length > 0) out.push('', ...calls);
+  const model = modelTableLines(report, (text, first, rest) => wrap(text, width, first, rest));
+  if (model.length > 0) out.push('', ...model);
+  if (report.summary.receiverVerdict)
+    out.push('', paint('bold', 'Verdict, receiver host (matches the paper\'s measurement: sar on the receiving machine)'), ...wrap(report.summary.receiverVerdict, width, '  '));
+  if (report.summary.verdict)
+    out.push('', paint('bold', report.summary.receiverVerdict ? 'Verdict, whole box (sender and receiver on one machine: not what the paper measured)' : 'Verdict'), ...wrap(report.summary.verdict, width, '  '));
   if (report.method.length > 0) {
     out.push('', paint('bold', 'Method'));
     for (const m of report.method) out.push(...wrap(m, width, '  - ', '    '));

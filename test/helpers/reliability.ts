@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { setImmediate as nextImmediate } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { processResources, resourceGrowth, type ProcessResources } from '../../lib/procfs.js';
+import { processResources, resourceGrowth, type ProcessResources } from './procfs.js';
 
 setFlagsFromString('--expose-gc');
 export const gc = runInNewContext('gc') as () => void;
@@ -47,18 +47,19 @@ export interface ChildResult {
  * `expectCrash`: the child is meant to die by a signal; under a sanitizer its SEGV/BUS handlers
  * are turned off for that child so the kernel's default action (the signal) is what we observe.
  * `shell`: a shell prefix run before exec'ing node (e.g. `ulimit -v 2000000`).
+ * `prefix`: a command node is exec'ed through (e.g. setpriv dropping a capability); needs `shell`.
  */
 export function runChild(
   fixture: string,
   args: string[] = [],
-  options: { expectCrash?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number; shell?: string } = {},
+  options: { expectCrash?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number; shell?: string; prefix?: string[] } = {},
 ): Promise<ChildResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   if (options.expectCrash && env.ASAN_OPTIONS !== undefined)
     env.ASAN_OPTIONS = `${env.ASAN_OPTIONS}:handle_segv=0:handle_sigbus=0:handle_abort=0`;
   const nodeArgs = [...process.execArgv, fixture, ...args];
   const child = options.shell
-    ? spawn('/bin/sh', ['-c', `${options.shell} && exec "$0" "$@"`, process.execPath, ...nodeArgs], { env })
+    ? spawn('/bin/sh', ['-c', `${options.shell} && exec "$0" "$@"`, ...(options.prefix ?? []), process.execPath, ...nodeArgs], { env })
     : spawn(process.execPath, nodeArgs, { env });
   let stdout = '';
   let stderr = '';

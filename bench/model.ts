@@ -1,0 +1,45 @@
+// Bench (not a test): the cost model against a measurement on this machine. Calibrates, runs a
+// compare of copy, zerocopy, flip and copy-remap at the paper's MTUs (touch and notouch), and prints
+// the model's predicted receiver CPU per MB and ratio to copy beside the measured medians, then how
+// many ratios the model got within ±25 % (issue 16's goal). Options: --quick (quick calibration,
+// 0.5 s runs), --seconds N per run (default 2), --repeats N (default 3), --chunk BYTES (default 256 KiB).
+import { runCalibration } from '../lib/experiment/calibrate.js';
+import { compare, localEnvironment } from '../lib/experiment/compare.js';
+import { modelReport, ratioError } from '../lib/experiment/model-report.js';
+import { modelTableLines } from '../lib/report/model-block.js';
+import { flag, option } from './args.js';
+import { DEFAULT_CHUNK_BYTES, MODEL_MODES } from '../lib/vocabulary.js';
+
+const started = Date.now();
+const quick = flag('quick');
+const calibration = await runCalibration({ quick });
+const env = localEnvironment({}, new Map());
+try {
+  const report = await compare(
+    {
+      modes: [...MODEL_MODES],
+      mtus: [4148, 8244],
+      touch: 'both',
+      seconds: option('seconds', quick ? 0.5 : 2),
+      repeats: option('repeats', 3),
+      chunkBytes: option('chunk', DEFAULT_CHUNK_BYTES),
+      reference: 'none',
+    },
+    env,
+    (event) => {
+      if (event.kind === 'result') process.stderr.write(`\r[${event.index}/${event.total}] ${event.result.mode} ${event.result.mtu} ${event.result.touch ? 'touch' : 'notouch'}   `);
+    },
+  );
+  process.stderr.write('\n');
+  report.model = modelReport(report, calibration, `calibrate${quick ? ' --quick' : ''} in this bench`);
+  console.log(modelTableLines(report, (text, first) => [`${first}${text}`]).join('\n'));
+  const judged = report.model.rows.filter((row) => ratioError(row) !== null);
+  const within = judged.filter((row) => Math.abs(ratioError(row)!) <= 0.25);
+  console.log('');
+  console.log(`ratios within ±25 % of the measured median: ${within.length} of ${judged.length}`);
+  for (const row of judged.filter((r) => !within.includes(r)))
+    console.log(`  miss: ${row.mode} at ${row.mtu} ${row.touch ? 'touch' : 'notouch'}: predicted ${row.predictedRatio!.toFixed(2)}x, measured ${row.measuredRatio!.toFixed(2)}x`);
+  console.log(`wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+} finally {
+  env.close();
+}

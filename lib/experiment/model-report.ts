@@ -1,0 +1,104 @@
+// The cost model beside a compare: for every measured mode ratio, the model's prediction from a
+// calibration of this host. Additive: a report without a calibration has no `model` field.
+import type { CalibrationResult } from './calibration-file.js';
+import { crossoverChunk, modelTerms, predict, type Linear } from './model.js';
+import { MODEL_MODES, type ModelMode } from '../vocabulary.js';
+import { spread } from './stats.js';
+import type { CompareConfig, CompareReport, ModelReport, ModelRow, RunResult } from './types.js';
+
+/**
+ * Other CPUs running threads of the receiving process during compare's runs: local runs pin an
+ * in-process sender thread to another CPU (1); a --peer receiver or an unpinned run has none known (0).
+ */
+export function otherCpusFor(config: CompareConfig): number {
+  // Only a sender thread of the receiving process (--layout threads; reports from before the
+  // layouts) shares its page tables; a sender process or another host does not.
+  const senderThread = config.network !== 'peer' && (config.layout ?? 'threads') === 'threads';
+  return senderThread && config.cpus && config.cpus.rx !== config.cpus.tx ? 1 : 0;
+}
+
+function termRow(term: string, line: Linear | null): ModelReport['terms'][number] {
+  return { term, perCallUs: line?.perCallUs ?? null, perPageUs: line?.perPageUs ?? null, perMBUs: null };
+}
+
+/** Median receiver-thread CPU-µs/MB of one point (one flow, the run's layout), or null when no run of it measured the thread. */
+function measured(runs: RunResult[], config: CompareConfig, chunkBytes: number, mode: ModelMode, mtu: number, touch: boolean): number | null {
+  const values = runs
+    .filter((r) => r.mode === mode && r.mtu === mtu && r.touch === touch && r.sender === config.sender && r.receiverThread)
+    .filter((r) => (r.chunkBytes ?? config.chunkBytes) === chunkBytes && (r.flows?.length ?? 1) === 1 && (r.layout === 'threads') === (config.layout === 'threads'))
+    .map((r) => r.receiverThread!.usPerMB);
+  return values.length ? spread(values).median : null;
+}
+
+/** The model section for `report`, from `calibration` (`source` says where it came from). */
+export function modelReport(report: CompareReport, calibration: CalibrationResult, source: string): ModelReport {
+  const { config, runs } = report;
+  const terms = modelTerms(calibration);
+  const otherCpus = otherCpusFor(config);
+  const modes = MODEL_MODES.filter((m) => config.modes.includes(m));
+  const rows: ModelRow[] = [];
+  // The run's chunk at every MTU, then each other chunk (the 2 MiB rows) where it ran.
+  const chunks = [...new Set(runs.map((r) => r.chunkBytes ?? config.chunkBytes))].filter((c) => c !== config.chunkBytes).sort((a, b) => a - b);
+  for (const chunkBytes of [config.chunkBytes, ...chunks])
+  for (const mtu of config.mtus)
+    for (const touch of config.touch) {
+      const own = chunkBytes === config.chunkBytes;
+      const copy = measured(runs, config, chunkBytes, 'copy', mtu, touch);
+      if (!own && copy === null) continue;
+      const predictions = predict(terms, { mtu, touch, chunkBytes, otherCpus }, modes);
+      for (const p of predictions) {
+        const us = measured(runs, config, chunkBytes, p.mode, mtu, touch);
+        if (!own && us === null) continue;
+        rows.push({
+          ...(own ? {} : { chunkBytes }),
+          mtu,
+          touch,
+          mode: p.mode,
+          sender: config.sender,
+          predictedUsPerMB: p.usPerMB,
+          predictedRatio: p.ratio,
+          measuredUsPerMB: us,
+          measuredRatio: p.mode === 'copy' || us === null || copy === null || copy <= 0 ? null : us / copy,
+          missing: p.missing,
+        });
+      }
+    }
+  const crossover = (['zerocopy', 'flip'] as const)
+    .filter((m) => modes.includes(m))
+    .flatMap((mode) =>
+      config.mtus.flatMap((mtu) =>
+        config.touch.map((touch) => ({ mode, mtu, touch, ...crossoverChunk(terms, mode, { mtu, touch, otherCpus }) })),
+      ),
+    );
+  const shoot = terms.shootdown[1];
+  return {
+    source,
+    otherCpus,
+    chunkBytes: config.chunkBytes,
+    terms: [
+      { term: 'floor (MSG_TRUNC flow)', perCallUs: null, perPageUs: null, perMBUs: terms.floorUsPerMB },
+      { term: 'one segment (µs/segment in µs/call)', perCallUs: terms.segmentUs, perPageUs: null, perMBUs: null },
+      termRow('recv copy (hot)', terms.recvHot),
+      termRow('recv copy (cold)', terms.recvCold),
+      termRow('TCP_ZEROCOPY_RECEIVE', terms.zerocopyMap),
+      termRow('zap (socket pages)', terms.zerocopyZap),
+      termRow('zap (anonymous)', terms.zapAnon),
+      termRow('mremap', terms.mremap),
+      { term: 'mremap 2 MiB page table', perCallUs: terms.mremapPmd?.usPerCall ?? null, perPageUs: null, perMBUs: null },
+      termRow('shootdown +1 CPU: mremap', shoot?.mremap ?? null),
+      termRow('shootdown +1 CPU: zap', shoot?.zap ?? null),
+      { term: 'page fault', perCallUs: null, perPageUs: terms.faultUsPerPage, perMBUs: null },
+      { term: 'touch, hot', perCallUs: null, perPageUs: terms.readHotUsPerPage, perMBUs: null },
+      { term: 'touch, cold', perCallUs: null, perPageUs: terms.readColdUsPerPage, perMBUs: null },
+    ],
+    missing: terms.missing,
+    rows,
+    crossover,
+    host: calibration.virtualization.summary,
+  };
+}
+
+/** Predicted ÷ measured − 1 of a row's ratio, or null when either side is missing. */
+export function ratioError(row: ModelRow): number | null {
+  return row.predictedRatio === null || row.measuredRatio === null || row.measuredRatio <= 0 ? null : row.predictedRatio / row.measuredRatio - 1;
+}

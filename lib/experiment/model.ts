@@ -1,0 +1,260 @@
+// The cost model (issue 16): turns the terms `pageflip calibrate` measured on this host into the
+// receiver CPU per MB each receive mode should cost, and so into predicted zerocopy ÷ copy and
+// flip ÷ copy ratios and the chunk size from which moving pages pays. The equations are written
+// out in README.md ("The cost model"); this file is their only implementation. A term that was
+// not measured is never guessed: every prediction that needs it is null and names it.
+import type { CalibrationResult } from './calibration-file.js';
+import type { PageOpRow } from '../native.js';
+import { IPV4_TCP_HEADERS, MAX_CHUNK_BYTES, MODEL_MODES, type ModelMode } from '../vocabulary.js';
+
+/** cost(n pages in one call) = perCallUs + n × perPageUs, fitted to calls of 1 to 512 pages. */
+export interface Linear {
+  perCallUs: number;
+  perPageUs: number;
+}
+
+/** Every term the model reads; null where calibrate could not measure it (see `missing`). */
+export interface ModelTerms {
+  pageSize: number;
+  /** Below this chunk size a copy's destination is taken as cached (hot), else as evicted (cold). */
+  lastLevelCacheBytes: number | null;
+  /** Receiver CPU per MB of a real flow read with recv(MSG_TRUNC): packets, ACKs, wake-ups; no copy, no mapping. */
+  floorUsPerMB: number;
+  /** What one more segment per MB costs the receiver (from the floor at one and at two pages per segment); null: not measured. */
+  segmentUs: number | null;
+  /** The same flow copying (a check on floor + recv, not used by the equations). */
+  flowCopyUsPerMB: number;
+  /** The flows' sender ran on another CPU (else it shared the receiver's CPU). */
+  flowSenderApart: boolean;
+  recvHot: Linear; // recv() copying to user, destination cached
+  recvCold: Linear; // recv() copying to user, destination evicted
+  zerocopyMap: Linear | null; // TCP_ZEROCOPY_RECEIVE
+  zerocopyZap: Linear | null; // madvise(DONTNEED) of socket-mapped pages
+  mremap: Linear; // one move of present PTEs (PTE path)
+  /** One move of a whole 2 MiB page table (PMD path), alone and its extra per other CPU; null where not measured. */
+  mremapPmd: { usPerCall: number; shootdownUs: number | null } | null;
+  zapAnon: Linear; // madvise(DONTNEED) of anonymous pages
+  /** mremap measured with MREMAP_DONTUNMAP, as the receiver moves pages; without it the receiver also maps a refill per move (not measured). */
+  mremapDontUnmap: boolean;
+  /** Extra cost per call when `otherCpus` other CPUs run threads of the process (index 0 is zero). */
+  shootdown: Array<{ otherCpus: number; mremap: Linear; zap: Linear } | null>;
+  faultUsPerPage: number; // first write to a dropped anonymous page
+  readHotUsPerPage: number; // reading a cached page (touch)
+  readColdUsPerPage: number; // reading an evicted page (touch of freshly mapped pages)
+  /** Terms that could not be measured here, and why. */
+  missing: string[];
+}
+
+export interface Scenario {
+  mtu: number;
+  chunkBytes: number;
+  touch: boolean;
+  /** Other CPUs running threads of the receiving process (the sender thread, when in-process). */
+  otherCpus: number;
+}
+
+export interface Prediction {
+  mode: ModelMode;
+  usPerMB: number | null;
+  /** usPerMB ÷ copy's usPerMB in the same scenario; null for copy itself or when either is null. */
+  ratio: number | null;
+  /** Terms this prediction needed and did not have. */
+  missing: string[];
+}
+
+const MB = 1e6; // the report's MB: 10^6 bytes
+
+/** Weighted least squares a + b·n over (n, y), weights 1/y² (so small calls count as much as large ones); a, b ≥ 0. */
+export function fitLinear(points: ReadonlyArray<{ n: number; y: number }>): Linear {
+  const usable = points.filter((p) => Number.isFinite(p.y) && p.y > 0 && p.n > 0);
+  if (usable.length === 0) throw new RangeError('fitLinear needs at least one positive point');
+  let sw = 0, sn = 0, sy = 0, snn = 0, sny = 0;
+  for (const { n, y } of usable) {
+    const w = 1 / (y * y);
+    sw += w; sn += w * n; sy += w * y; snn += w * n * n; sny += w * n * y;
+  }
+  const det = sw * snn - sn * sn;
+  let a = det > 0 ? (sy * snn - sn * sny) / det : 0;
+  let b = det > 0 ? (sw * sny - sn * sy) / det : sny / snn;
+  if (a < 0) {
+    a = 0;
+    b = sny / snn; // through the origin
+  } else if (b < 0) {
+    b = 0;
+    a = sy / sw;
+  }
+  return { perCallUs: a, perPageUs: b };
+}
+
+export function cost(line: Linear, pages: number): number {
+  return line.perCallUs + pages * line.perPageUs;
+}
+
+function difference(busy: Linear, alone: Linear): Linear {
+  return { perCallUs: Math.max(0, busy.perCallUs - alone.perCallUs), perPageUs: Math.max(0, busy.perPageUs - alone.perPageUs) };
+}
+
+const ZERO: Linear = { perCallUs: 0, perPageUs: 0 };
+
+function fitRows(rows: PageOpRow[], which: 'alone' | 'secondThread'): Linear | null {
+  const points = rows.flatMap((row) => (row[which] ? [{ n: row.pages, y: row[which]!.usPerCall }] : []));
+  return points.length ? fitLinear(points) : null;
+}
+
+/** The model's terms from a calibration (a fresh run or a validated file). */
+export function modelTerms(c: CalibrationResult): ModelTerms {
+  const page = c.pageSize;
+  const missing: string[] = [];
+  const pages = (bytes: number) => bytes / page;
+  const recvHot = fitLinear(c.socket.recvCopy.map((r) => ({ n: pages(r.bytes), y: r.hotUsPerCall })));
+  const recvCold = fitLinear(c.socket.recvCopy.map((r) => ({ n: pages(r.bytes), y: r.coldUsPerCall })));
+  let zerocopyMap: Linear | null = null;
+  let zerocopyZap: Linear | null = null;
+  if (c.socket.zerocopy) {
+    zerocopyMap = fitLinear(c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.mapUsPerCall })));
+    zerocopyZap = fitLinear(c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.zapUsPerCall })));
+  } else {
+    missing.push(`zero-copy receive (TCP_ZEROCOPY_RECEIVE map and zap): ${c.socket.zerocopyMissing ?? 'not measured'}`);
+  }
+  if (c.socket.flow.senderCpu === null)
+    missing.push("a receiver on its own CPU: with one usable CPU the flows' sender shared it, so the floor includes the sender's work");
+  // F at one page per segment minus F at two, over the segments per MB saved.
+  const two = c.socket.flow.truncateTwoPagesUsPerMB;
+  const segmentUs = two !== null ? Math.max(0, c.socket.flow.truncateUsPerMB - two) / (MB / page - MB / (2 * page)) : null;
+  if (segmentUs === null) missing.push('per-segment receive cost: not measured, so the floor at one page per segment is used at every MTU');
+  const mremap = fitRows(c.mremap, 'alone')!;
+  const zapAnon = fitRows(c.madvise, 'alone')!;
+  const pmd = c.mremapPmd;
+  const mremapPmd = pmd
+    ? { usPerCall: pmd.alone.usPerCall, shootdownUs: pmd.secondThread ? Math.max(0, pmd.secondThread.usPerCall - pmd.alone.usPerCall) : null }
+    : null;
+  if (!pmd) missing.push('page-table (PMD) moves: page tables are not 2 MiB here, so 2 MiB-slot flips are modelled as PTE moves');
+  const mremapDontUnmap = c.mremapFlags.includes('MREMAP_DONTUNMAP');
+  if (!mremapDontUnmap)
+    missing.push('mremap with MREMAP_DONTUNMAP: not supported here, so a page move is a plain move plus a refill mmap, whose cost was not measured (flip and copy-remap not predicted)');
+  const shootdown: ModelTerms['shootdown'] = [{ otherCpus: 0, mremap: ZERO, zap: ZERO }];
+  const busyMove = fitRows(c.mremap, 'secondThread');
+  const busyZap = fitRows(c.madvise, 'secondThread');
+  if (busyMove && busyZap) shootdown.push({ otherCpus: 1, mremap: difference(busyMove, mremap), zap: difference(busyZap, zapAnon) });
+  else missing.push('TLB shootdown to another CPU: fewer than 2 usable CPUs, so no second thread could be measured');
+  return {
+    pageSize: page,
+    lastLevelCacheBytes: c.lastLevelCacheBytes,
+    floorUsPerMB: c.socket.flow.truncateUsPerMB,
+    segmentUs,
+    flowCopyUsPerMB: c.socket.flow.copyUsPerMB,
+    flowSenderApart: c.socket.flow.senderCpu !== null,
+    recvHot,
+    recvCold,
+    zerocopyMap,
+    zerocopyZap,
+    mremap,
+    mremapPmd,
+    zapAnon,
+    mremapDontUnmap,
+    shootdown,
+    faultUsPerPage: c.socket.fault.usPerPage,
+    readHotUsPerPage: c.socket.readHot.usPerPage,
+    readColdUsPerPage: c.socket.readCold.usPerPage,
+    missing,
+  };
+}
+
+/** F at an MTU: the floor measured at one page per segment, less the segments per MB a larger packet saves. */
+export function floorAt(terms: ModelTerms, mtu: number): number {
+  if (terms.segmentUs === null) return terms.floorUsPerMB;
+  const payload = mtu - IPV4_TCP_HEADERS;
+  return Math.max(0, terms.floorUsPerMB - terms.segmentUs * (MB / terms.pageSize - MB / payload));
+}
+
+/** Payload bytes per packet, and how many of them sit in whole pages a zero-copy receive can map. */
+export function mappable(mtu: number, pageSize: number): { payload: number; mapped: number } {
+  const payload = mtu - IPV4_TCP_HEADERS;
+  return { payload, mapped: Math.floor(payload / pageSize) * pageSize };
+}
+
+/**
+ * Receiver CPU-µs per MB for one mode (the equations of README.md's "The cost model"):
+ *   calls per MB  C = 10^6 / chunk;  pages per call n = chunk / page;  pages per MB P = 10^6 / page
+ *   copy       = F + C·recv(n)                                         + touch·P·readHot
+ *   zerocopy   = F + C·(map(n') + zap(n') + S_zap(n'))   + tail        + touch·P·readCold
+ *   flip       = F + C·(map(n') + mremap(n') + zap(n') + S_mremap(n') + S_zap(n')) + tail + touch·P·readCold
+ *   copy-remap = F + C·(recv(n) + mremap(n) + zapAnon(n) + S_mremap(n) + S_zap(n)) + P·fault + touch·P·readHot
+ * F = floorAt(mtu): what every mode pays for the packets whatever it does with the bytes, measured
+ * at one page per segment and corrected by segmentUs for the segments per MB the MTU saves.
+ * recv is recvHot when the chunk fits in half the last-level cache, else recvCold; n' = the pages of
+ * a chunk that arrive in whole pages (payload % page == 0: all of them); tail = the bytes that do not,
+ * which the receiver copies with one recv per packet: (10^6 / payload)·recvCold(rest / page).
+ * S_x = the extra per-call cost of x with `otherCpus` other CPUs running the process's threads.
+ * A flip of whole 2 MiB slots (chunk a multiple of 2 MiB, whole pages per packet) moves page
+ * tables: mremap(n') + S_mremap(n') becomes (chunk / 2 MiB)·(pmdMove + S_pmdMove).
+ */
+export function predictMode(terms: ModelTerms, mode: ModelMode, s: Scenario): { usPerMB: number | null; missing: string[] } {
+  const page = terms.pageSize;
+  const calls = MB / s.chunkBytes;
+  const n = s.chunkBytes / page;
+  const pagesPerMB = MB / page;
+  const missing: string[] = [];
+  const recv = terms.lastLevelCacheBytes !== null && s.chunkBytes <= terms.lastLevelCacheBytes / 2 ? terms.recvHot : terms.recvCold;
+  const shoot = terms.shootdown[s.otherCpus] ?? null;
+  if (s.otherCpus > 0 && !shoot) missing.push(`TLB shootdown with ${s.otherCpus} other CPU(s) running the process: not measured`);
+  if ((mode === 'flip' || mode === 'copy-remap') && !terms.mremapDontUnmap) missing.push('page moves without MREMAP_DONTUNMAP (move + refill mmap): not measured');
+  const sMove = shoot ? shoot.mremap : null;
+  const sZap = shoot ? shoot.zap : null;
+  const F = floorAt(terms, s.mtu);
+  if (mode === 'copy') return { usPerMB: F + calls * cost(recv, n) + (s.touch ? pagesPerMB * terms.readHotUsPerPage : 0), missing };
+  if (mode === 'copy-remap') {
+    if (missing.length) return { usPerMB: null, missing };
+    const perCall = cost(recv, n) + cost(terms.mremap, n) + cost(terms.zapAnon, n) + cost(sMove!, n) + cost(sZap!, n);
+    return { usPerMB: F + calls * perCall + pagesPerMB * terms.faultUsPerPage + (s.touch ? pagesPerMB * terms.readHotUsPerPage : 0), missing };
+  }
+  if (!terms.zerocopyMap || !terms.zerocopyZap) missing.push('zero-copy receive terms: not measured on this host');
+  if (missing.length) return { usPerMB: null, missing };
+  const { payload, mapped } = mappable(s.mtu, page);
+  if (mapped === 0) return { usPerMB: null, missing: [`MTU ${s.mtu}: a packet carries less than a page, so nothing is mapped (the mode falls back to copying)`] };
+  const share = mapped / payload;
+  const nMapped = n * share;
+  let perCall = cost(terms.zerocopyMap!, nMapped) + cost(terms.zerocopyZap!, nMapped) + cost(sZap!, nMapped);
+  if (mode === 'flip') perCall += flipMove(terms, s, n, nMapped, sMove!);
+  const rest = payload - mapped;
+  const tail = rest > 0 ? (MB / payload) * cost(terms.recvCold, rest / page) : 0;
+  return { usPerMB: F + calls * perCall + tail + (s.touch ? pagesPerMB * terms.readColdUsPerPage : 0), missing };
+}
+
+/** A 2 MiB slot of whole pages moves as one page table (pmd_flip.h); anything else PTE by PTE. */
+export const PMD_BYTES = 2 * 1024 * 1024;
+
+function flipMove(terms: ModelTerms, s: Scenario, n: number, nMapped: number, sMove: Linear): number {
+  const pmd = terms.mremapPmd;
+  const wholeSlots = s.chunkBytes % PMD_BYTES === 0 && nMapped === n;
+  if (!pmd || !wholeSlots || (s.otherCpus > 0 && pmd.shootdownUs === null)) return cost(terms.mremap, nMapped) + cost(sMove, nMapped);
+  return (s.chunkBytes / PMD_BYTES) * (pmd.usPerCall + (s.otherCpus > 0 ? pmd.shootdownUs! : 0));
+}
+
+/** Every mode's prediction in one scenario, with its ratio to copy. */
+export function predict(terms: ModelTerms, s: Scenario, modes: readonly ModelMode[] = MODEL_MODES): Prediction[] {
+  const copy = predictMode(terms, 'copy', s).usPerMB;
+  return modes.map((mode) => {
+    const { usPerMB, missing } = predictMode(terms, mode, s);
+    const ratio = mode === 'copy' || usPerMB === null || copy === null || copy <= 0 ? null : usPerMB / copy;
+    return { mode, usPerMB, ratio, missing };
+  });
+}
+
+/** Chunk sizes the crossover search walks: 4 KiB × 2^k up to the largest chunk (64 MiB). */
+export const CROSSOVER_CHUNKS: readonly number[] = Array.from({ length: Math.log2(MAX_CHUNK_BYTES / 4096) + 1 }, (_, k) => 4096 * 2 ** k);
+
+/**
+ * The smallest chunk (in CROSSOVER_CHUNKS) at which `mode` is predicted to cost less receiver CPU
+ * per MB than copy; null when it never does up to 64 MiB, or when the model cannot predict the mode.
+ */
+export function crossoverChunk(terms: ModelTerms, mode: ModelMode, s: Omit<Scenario, 'chunkBytes'>): { chunkBytes: number | null; predictable: boolean } {
+  let predictable = false;
+  for (const chunkBytes of CROSSOVER_CHUNKS) {
+    const [p] = predict(terms, { ...s, chunkBytes }, [mode]);
+    if (p.ratio === null) continue;
+    predictable = true;
+    if (p.ratio < 1) return { chunkBytes, predictable };
+  }
+  return { chunkBytes: null, predictable };
+}
