@@ -120,7 +120,18 @@ function ttyProbeCommand() {
 
 /** script(1) gives the CLI a pseudo-terminal and runs `command` there. */
 function inPty(command: string, env: NodeJS.ProcessEnv, term: string, extra: NodeJS.ProcessEnv = {}) {
-  return spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...env, TERM: term, ...extra }, timeout: 60_000 });
+  return spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...terminalEnv(env), TERM: term, ...extra }, timeout: 60_000 });
+}
+
+/**
+ * The environment of a plain interactive terminal: Node's colour rule (tty.getColorDepth) also reads
+ * CI and TEAMCITY_VERSION (a CI job gets no colour even on a pty) and TMUX, COLORTERM, TERM_PROGRAM
+ * (more colour), so the cases below would test the runner's environment instead of TERM.
+ */
+function terminalEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const clean = { ...env };
+  for (const name of ['CI', 'TEAMCITY_VERSION', 'TMUX', 'COLORTERM', 'TERM_PROGRAM']) delete clean[name];
+  return clean;
 }
 
 /** Node's answer inside a pty, or why no terminal test can run here (a sandbox without devpts). */
