@@ -6,7 +6,7 @@
 // and, with --perf, TLB flushes per MB. Options: --seconds N per run (default 1), --repeats N
 // (default 4), --perf.
 import { compare, localEnvironment } from '../lib/experiment/compare.js';
-import { PMD_BYTES } from '../lib/experiment/model.js';
+import { PMD_BYTES } from '../lib/vocabulary.js';
 import { pairedRatio, spread } from '../lib/experiment/stats.js';
 import type { PairedRatio, PointSummary, RunResult } from '../lib/experiment/types.js';
 import { bytesLabel, pmdRows, runsOf, tlbUnavailable } from '../lib/report/format.js';

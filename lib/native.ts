@@ -53,6 +53,7 @@ export interface NativeVocabulary {
   maxSlots: number;
   minLinkMtu: number;
   maxLinkMtu: number;
+  pmdBytes: number;
 }
 
 /** Doubles per segment in NativeReceiver.info(): id, offset, address, mapped, copied, mismatches. */

@@ -34,6 +34,9 @@ export const DEFAULT_CHUNK_BYTES = 256 * 1024;
 /** The largest chunkSize the binding takes (and the end of the cost model's crossover search). */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 
+/** What one page table (a PMD entry) maps: a flip of whole 2 MiB slots moves tables, not pages. */
+export const PMD_BYTES = 2 * 1024 * 1024;
+
 /** Bytes of IPv4 + TCP (with timestamps) headers per packet: the payload is MTU − 52. */
 export const IPV4_TCP_HEADERS = 52;
 /** IPv4's minimum MTU: the smallest a link (and a report) may have. */

@@ -9,10 +9,9 @@
 #include <cstdint>
 
 #include "receive.h"
+#include "vocabulary.h"
 
 namespace pageflip {
-
-constexpr size_t kPmdBytes = 2 * 1024 * 1024;  // x86-64 and arm64 with 4 KiB pages
 
 // Flip with slots of whole PMDs: the mode that can move page tables instead of pages.
 inline bool PmdSlots(ReceiveMode mode, size_t slot_bytes) {

@@ -18,7 +18,7 @@ namespace pageflip {
 
 namespace {
 
-constexpr size_t kArenaAlignment = 2 * 1024 * 1024;  // tcp_mmap.c: avoids page-table lock collisions
+constexpr size_t kArenaAlignment = kPmdBytes;  // tcp_mmap.c: own page tables avoid page-table lock collisions
 
 size_t RoundUp(size_t value, size_t unit) { return (value + unit - 1) / unit * unit; }
 

@@ -8,6 +8,7 @@
 #include "args.h"
 #include "errors.h"
 #include "external_buffer.h"
+#include "vocabulary.h"
 
 namespace pageflip {
 
@@ -35,7 +36,7 @@ void Mapping::Unaccount() {
 
 namespace {
 
-constexpr size_t kHugePageSize = 2 * 1024 * 1024;
+constexpr size_t kHugePageSize = kPmdBytes;  // a transparent huge page is what one page table maps
 
 // Marks wrappers made by the Region constructor: an unwrapped one was closed, not forged.
 constexpr napi_type_tag kRegionTag = {0x70616765666c6970ull, 0x726567696f6e0001ull};

@@ -25,6 +25,7 @@ Napi::Object Vocabulary(Napi::Env env) {
   v.Set("maxSlots", double(kMaxSlots));
   v.Set("minLinkMtu", double(kMinLinkMtu));
   v.Set("maxLinkMtu", double(kMaxLinkMtu));
+  v.Set("pmdBytes", double(kPmdBytes));
   v.Freeze();
   return v;
 }

@@ -17,6 +17,7 @@ constexpr size_t kMaxCopybuf = 1 << 20;  // TCP_ZEROCOPY_RECEIVE's small-read bu
 constexpr uint64_t kMaxSlots = 1024;     // maxLeases, releaseBatch
 constexpr uint64_t kMinLinkMtu = 68;     // IPv4's minimum MTU
 constexpr uint64_t kMaxLinkMtu = 65536;  // loopback's largest
+constexpr size_t kPmdBytes = 2 * 1024 * 1024;  // one page table (PMD entry): x86-64 and arm64 with 4 KiB pages
 
 // kDiscard: recv(MSG_TRUNC), the kernel drops the bytes without copying or mapping them (the
 // floor under every receive method's cost; native loops only, its segments carry no data).

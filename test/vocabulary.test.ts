@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { binding, packageRoot } from '../lib/native.js';
 import {
-  DEFAULT_CHUNK_BYTES, ERROR_CODES, LOOP_RECEIVE_MODES, MAX_CHUNK_BYTES, MAX_MTU, MIN_LINK_MTU, RECEIVE_MODES, SEND_MODES,
+  DEFAULT_CHUNK_BYTES, ERROR_CODES, LOOP_RECEIVE_MODES, MAX_CHUNK_BYTES, MAX_MTU, MIN_LINK_MTU, PMD_BYTES, RECEIVE_MODES, SEND_MODES,
 } from '../lib/vocabulary.js';
 
 /** Source files below `dir` (relative to the package root) ending in one of `endings`. */
@@ -36,6 +36,7 @@ t.test('the addon exports the same names and limits as lib/vocabulary.ts', async
   t.equal(v.maxDefaultLowWater, DEFAULT_CHUNK_BYTES, 'default low-water mark: at most one default chunk');
   t.equal(v.minLinkMtu, MIN_LINK_MTU, 'smallest link MTU');
   t.equal(v.maxLinkMtu, MAX_MTU, 'largest MTU');
+  t.equal(v.pmdBytes, PMD_BYTES, 'bytes one page table maps');
   t.ok(Object.isFrozen(v), 'frozen');
 });
 

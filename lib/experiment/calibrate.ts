@@ -3,8 +3,8 @@
 // (native/calibrate.cc); this file only forwards the options and prints the result.
 import { binding, type CalibrationOptions, type NativeCalibration, type PageOpFigure, type PageOpRow } from '../native.js';
 import { CALIBRATION_SCHEMA, type CalibrationResult } from './calibration-file.js';
-import { crossoverChunk, modelTerms, PMD_BYTES, predict, type ModelTerms } from './model.js';
-import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MODEL_MODES, MOVING_MODES } from '../vocabulary.js';
+import { crossoverChunk, modelTerms, predict, type ModelTerms } from './model.js';
+import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MODEL_MODES, MOVING_MODES, PMD_BYTES } from '../vocabulary.js';
 import { virtualizationInfo, type VirtualizationInfo } from './virtualization.js';
 
 export type {

@@ -3,7 +3,7 @@
 // every measured run, and one sender for every receive mode.
 import { capabilities } from '../capabilities.js';
 import { abortError, pageflipRangeError, throwIfAborted } from '../errors.js';
-import { DEFAULT_CHUNK_BYTES, IPV4_TCP_HEADERS, MAX_MTU, MIN_MTU, MOVING, RECEIVE_MODES, type RowMode } from '../vocabulary.js';
+import { DEFAULT_CHUNK_BYTES, IPV4_TCP_HEADERS, MAX_MTU, MIN_MTU, MOVING, PMD_BYTES, RECEIVE_MODES, type RowMode } from '../vocabulary.js';
 import { hostInfo } from './host.js';
 import { paperFigures } from './paper.js';
 import { perfUnusableReason } from './perf.js';
@@ -15,7 +15,6 @@ import { summarize } from './stats.js';
 import { localSenders } from './sender-process.js';
 import type { CompareEnvironment, CompareOptions, ProgressEvent, ReferenceRunner, SendPlan } from './plan.js';
 export type { CompareEnvironment, CompareOptions, ProgressEvent, ReferenceRunner, SendPlan } from './plan.js';
-import { PMD_BYTES } from './model.js';
 import { localTestbed, type Testbed } from './testbed.js';
 import type { CompareConfig, CompareReport, RunResult } from './types.js';
 import { TICK_MS } from './window.js';

@@ -5,7 +5,7 @@
 // not measured is never guessed: every prediction that needs it is null and names it.
 import type { CalibrationResult } from './calibration-file.js';
 import type { PageOpRow } from '../native.js';
-import { IPV4_TCP_HEADERS, MAX_CHUNK_BYTES, MODEL_MODES, type ModelMode } from '../vocabulary.js';
+import { IPV4_TCP_HEADERS, MAX_CHUNK_BYTES, MODEL_MODES, PMD_BYTES, type ModelMode } from '../vocabulary.js';
 
 /** cost(n pages in one call) = perCallUs + n × perPageUs, fitted to calls of 1 to 512 pages. */
 export interface Linear {
@@ -220,9 +220,6 @@ export function predictMode(terms: ModelTerms, mode: ModelMode, s: Scenario): { 
   const tail = rest > 0 ? (MB / payload) * cost(terms.recvCold, rest / page) : 0;
   return { usPerMB: F + calls * perCall + tail + (s.touch ? pagesPerMB * terms.readColdUsPerPage : 0), missing };
 }
-
-/** A 2 MiB slot of whole pages moves as one page table (pmd_flip.h); anything else PTE by PTE. */
-export const PMD_BYTES = 2 * 1024 * 1024;
 
 function flipMove(terms: ModelTerms, s: Scenario, n: number, nMapped: number, sMove: Linear): number {
   const pmd = terms.mremapPmd;

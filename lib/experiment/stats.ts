@@ -1,8 +1,7 @@
 // From runs to the summary: medians and spreads per point, ratios to copy with the same sender,
 // the best page-moving vs best copy view, and the verdict in the paper's terms.
-import { PMD_BYTES } from './model.js';
 import type { BestEntry, BestRow, Call, FloorDistance, PairedRatio, PointSummary, RowMode, RunResult, SendMode, Spread, Summary, TouchEffect, VerdictCase } from './types.js';
-import { COPYING, MOVING, RECEIVE_MODES } from '../vocabulary.js';
+import { COPYING, MOVING, PMD_BYTES, RECEIVE_MODES } from '../vocabulary.js';
 
 /** The perf tracepoint that counts TLB flushes: the cost the paper named for page moving. */
 export const TLB_FLUSH = 'tlb:tlb_flush';

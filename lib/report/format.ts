@@ -1,9 +1,8 @@
 // Number formatting and row ordering shared by the terminal table, the HTML page and the CSV
 // header, so every view of one report shows the same rows in the same order with the same digits.
 import type { CompareReport, HostInfo, PairedRatio, PointSummary, RowMode, RunResult, SendMode } from '../experiment/types.js';
-import { LOOP_RECEIVE_MODES, REFERENCE_MODES } from '../vocabulary.js';
+import { LOOP_RECEIVE_MODES, PMD_BYTES, REFERENCE_MODES } from '../vocabulary.js';
 import { mainPoints as mainOf, pairedRatio, TLB_FLUSH, variantChunk } from '../experiment/stats.js';
-import { PMD_BYTES } from '../experiment/model.js';
 
 export const NA = 'n/a';
 
