@@ -4,7 +4,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { compare, localEnvironment, plan, resolveConfig, type CompareOptions } from '../lib/experiment/compare.js';
-import { PMD_BYTES } from '../lib/experiment/model.js';
+import { PMD_BYTES } from '../lib/vocabulary.js';
 import { mainChunk, mainPoints, pmdShare, summarize } from '../lib/experiment/stats.js';
 import type { CompareReport, RunResult } from '../lib/experiment/types.js';
 import { checkSchema, compareReportSchema, parseReport, renderCsv, renderHtml, renderJson, renderMarkdown, renderTable } from '../lib/report/index.js';
