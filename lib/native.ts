@@ -165,6 +165,8 @@ export interface SocketInfo {
   zerocopy: boolean;
   /** SO_RCVLOWAT: bytes queued before the socket reads as readable. */
   rcvlowat: number;
+  /** TCP_INQ: each read reports the bytes still queued (a Receiver turns it on while open). */
+  inq: boolean;
   /** SIOCINQ: bytes received and not yet read (-1 when the kernel does not say). */
   receiveQueue: number;
   /** SIOCOUTQ: bytes written and not yet acknowledged by the peer (-1 when the kernel does not say). */
@@ -251,8 +253,11 @@ export interface CalibrationCrossover {
 export interface SocketTermsResult {
   segmentBytes: number; // payload per loopback segment during these cells (one page, as at MTU 4148)
   recvCopy: Array<{ bytes: number; hotUsPerCall: number; coldUsPerCall: number; calls: number }>;
-  /** TCP_ZEROCOPY_RECEIVE (map) and the madvise(DONTNEED) of what it mapped (zap); null when not measurable here. */
-  zerocopy: Array<{ bytes: number; mapUsPerCall: number; zapUsPerCall: number; calls: number; tlbIpisPerCall: number | null }> | null;
+  /**
+   * TCP_ZEROCOPY_RECEIVE (map), the madvise(DONTNEED) of what it mapped (zap), and what reading every word
+   * of the just-mapped pages adds to a call (touch: the read plus its zap's extra); null when not measurable here.
+   */
+  zerocopy: Array<{ bytes: number; mapUsPerCall: number; zapUsPerCall: number; touchUsPerCall: number; calls: number; tlbIpisPerCall: number | null }> | null;
   zerocopyMissing: string | null; // why zerocopy is null
   /** Real flows (sender thread on the other CPU): the receiving thread's CPU-µs per 10^6 bytes, median of 3. */
   flow: { chunkBytes: number; senderCpu: number | null; sender: 'zerocopy' | 'write'; truncateUsPerMB: number; copyUsPerMB: number; truncateTwoPagesUsPerMB: number | null };

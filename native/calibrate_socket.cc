@@ -198,12 +198,15 @@ SysError MeasureRecvCopy(const Plan& plan, const Pair& pair, size_t chunk, bool 
 // TCP_ZEROCOPY_RECEIVE of `chunk` bytes into a socket mapping, then madvise(DONTNEED) of them, as
 // a zero-copy receiver does per chunk; the two are timed apart. *unmappable says why not, when
 // the kernel would not map whole chunks here.
+// Calls alternate: even ones map and zap (the notouch figures), odd ones also read every word of the
+// mapped pages before the zap; touch = median(read + zap) of odd calls − median zap of even ones.
 SysError MeasureZerocopy(const Plan& plan, const Pair& pair, size_t chunk, Scratch& source, Figure* map, Figure* zap,
-                         std::string* unmappable) {
+                         Figure* touch, std::string* unmappable) {
   void* area = mmap(nullptr, chunk, PROT_READ, MAP_SHARED, pair.server.get(), 0);
   if (area == MAP_FAILED) return Fail("mmap", "the socket mapping for TCP_ZEROCOPY_RECEIVE");
   auto unmap = [&] { munmap(area, chunk); };
-  std::vector<double> map_ns, zap_ns;
+  std::vector<double> map_ns, zap_ns, touched_ns;
+  volatile uint64_t sink = 0;
   auto batch = [&](uint64_t k, Sample* s) -> SysError {
     size_t queued = 0;
     if (SysError e = Fill(pair, source.data(), chunk, k * chunk, true, &queued)) return e;
@@ -226,12 +229,19 @@ SysError MeasureZerocopy(const Plan& plan, const Pair& pair, size_t chunk, Scrat
         madvise(area, chunk, MADV_DONTNEED);
         return {};
       }
+      const bool touched = (map_ns.size() % 2) == 1;
+      if (touched) {
+        const uint64_t* words = static_cast<const uint64_t*>(area);
+        uint64_t sum = 0;
+        for (size_t w = 0; w < chunk / 8; w++) sum += words[w];
+        sink = sink + sum;
+      }
       if (madvise(area, chunk, MADV_DONTNEED) != 0) return Fail("madvise", "dropping the pages TCP_ZEROCOPY_RECEIVE mapped");
       uint64_t end = NowNs();
       s->ns += mapped_at - start;
       s->ops++;
       map_ns.push_back(static_cast<double>(mapped_at - start));
-      zap_ns.push_back(static_cast<double>(end - mapped_at));
+      (touched ? touched_ns : zap_ns).push_back(static_cast<double>(end - mapped_at));
     }
     return Drain(pair, source.data(), chunk);
   };
@@ -245,9 +255,13 @@ SysError MeasureZerocopy(const Plan& plan, const Pair& pair, size_t chunk, Scrat
   if (e && !unmappable->empty()) return {};
   if (e) return e;
   // Medians over single calls (warm-up included): one preemption on a busy machine moves them little.
+  // The sizing batch and every trial each make at least one call, so both halves have figures.
+  if (zap_ns.empty() || touched_ns.empty()) return SysError{ENOBUFS, "getsockopt", "too few zero-copy calls to time touch apart"};
   map->ns_per_op = Median(map_ns);
-  zap->ops = map->ops;
+  zap->ops = zap_ns.size();
   zap->ns_per_op = Median(std::move(zap_ns));
+  touch->ops = touched_ns.size();
+  touch->ns_per_op = std::max(0.0, Median(std::move(touched_ns)) - zap->ns_per_op);
   return {};
 }
 
@@ -413,17 +427,20 @@ SysError MeasureSocketTerms(const Plan& plan, int sender_cpu, bool zerocopy_avai
       return e;
     } else {
       for (size_t pages : kSocketPageCounts) {
-        ChunkFigure map{pages * page, {}}, zap{pages * page, {}};
+        ChunkFigure map{pages * page, {}}, zap{pages * page, {}}, touch{pages * page, {}};
         std::string unmappable;
-        if (SysError e = MeasureZerocopy(plan, pair, map.bytes, source, &map.figure, &zap.figure, &unmappable)) return e;
+        if (SysError e = MeasureZerocopy(plan, pair, map.bytes, source, &map.figure, &zap.figure, &touch.figure, &unmappable))
+          return e;
         if (!unmappable.empty()) {
           out->zerocopy.clear();
           out->zap.clear();
+          out->zerocopy_touch.clear();
           out->zerocopy_reason = unmappable;
           break;
         }
         out->zerocopy.push_back(map);
         out->zap.push_back(zap);
+        out->zerocopy_touch.push_back(touch);
       }
       out->zerocopy_measured = !out->zerocopy.empty();
     }

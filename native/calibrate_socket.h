@@ -26,6 +26,10 @@ struct SocketTerms {
   bool zerocopy_measured = false;
   std::string zerocopy_reason;                    // why not, when not measured
   std::vector<ChunkFigure> zerocopy, zap;         // TCP_ZEROCOPY_RECEIVE; madvise(DONTNEED) of what it mapped
+  // What touch adds to a call of zero-copy receive: reading every word of the pages just mapped,
+  // plus what their zap then costs more than an untouched one's. On shadow or nested paging the first
+  // access to a freshly inserted PTE exits to the hypervisor, which a read of long-mapped pages never pays.
+  std::vector<ChunkFigure> zerocopy_touch;
   // Real flows (a sender thread on another CPU): the receiving thread's CPU per 10^6 bytes.
   size_t flow_chunk = 0;
   int flow_sender_cpu = -1;                       // -1: one usable CPU, the sender shared it

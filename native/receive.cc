@@ -42,28 +42,33 @@ int DefaultLowWater(size_t chunk, ReceiveMode mode) {
   return static_cast<int>(PmdSlots(mode, slot) ? slot : std::min(slot, kMaxDefaultLowWater));
 }
 
-bool LowWaterGuard::Set(int fd, int value) {
+bool SocketOptionGuard::Set(int fd, std::initializer_list<int> values) {
   Restore();
-  int saved = 1;
+  int saved = 0;
   socklen_t length = sizeof(saved);
-  if (getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &saved, &length) != 0) return false;
+  if (getsockopt(fd, level_, name_, &saved, &length) != 0) return false;
+  fd_ = fd;  // from here on the option may have changed: restore it whatever follows
+  saved_ = saved;
+  for (int value : values)
+    if (setsockopt(fd, level_, name_, &value, sizeof(value)) != 0) return false;
+  return true;
+}
+
+void SocketOptionGuard::Restore() {
+  if (fd_ < 0) return;
+  int err = errno;  // a failed Set's errno survives the restore
+  setsockopt(fd_, level_, name_, &saved_, sizeof(saved_));
+  errno = err;
+  fd_ = -1;
+}
+
+bool LowWaterGuard::Set(int fd, int value) {
   // tcp_set_rcvlowat also clamps the window to the mark, and a reader is woken as soon as the
   // window is nearly closed: with a mark of a whole 2 MiB slot that wake comes a few segments
   // short of it, and the flip cannot move a page table (pmd_flip.h). Asking for twice the mark
   // first sizes the buffer and clamp for two slots; the second call changes only the mark.
-  int twice = value >= static_cast<int>(kPmdBytes) && value <= INT32_MAX / 2 ? 2 * value : 0;
-  fd_ = fd;  // from here on the mark may have changed: restore it whatever follows
-  saved_ = saved;
-  if (twice && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &twice, sizeof(twice)) != 0) return false;
-  return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof(value)) == 0;
-}
-
-void LowWaterGuard::Restore() {
-  if (fd_ < 0) return;
-  int err = errno;  // a failed Set's errno survives the restore
-  setsockopt(fd_, SOL_SOCKET, SO_RCVLOWAT, &saved_, sizeof(saved_));
-  errno = err;
-  fd_ = -1;
+  bool pmd = value >= static_cast<int>(kPmdBytes) && value <= INT32_MAX / 2;
+  return pmd ? option_.Set(fd, {2 * value, value}) : option_.Set(fd, {value});
 }
 
 SlotPool::SlotPool(PageRange range, size_t slot_bytes) : slot_bytes_(slot_bytes) { Add(std::move(range)); }
@@ -284,21 +289,24 @@ Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
   }
   uint32_t slot = copy_pool_.Take();
   uint8_t* data = copy_pool_.At(slot);
-  ssize_t n = recv(fd_, data, slot_bytes_, recv_flags_);
-  CountReceiveCall();
+  int64_t inq = -1;
+  ssize_t n = RecvCounted(data, slot_bytes_, &inq);
   if (n <= 0) {
     int err = errno;
     copy_pool_.Give(slot);
     return NoData(n, err, "recv", "", error);
   }
   size_t got = static_cast<size_t>(n);
+  // Non-blocking: less than lowWater left (TCP_INQ says so), the next read waits for lowWater
+  // bytes (bounded by the JS side's lowWaterMs) rather than taking a scrap of a chunk at once.
+  // At EOF the kernel says 1, so the wait ends on the FIN and the next read reports it.
+  auto scrap = [&] { return inq >= 0 && static_cast<uint64_t>(inq) < std::max(options_.low_water, PageSize()); };
   // A non-blocking recv returns early when arriving segments wait in the socket backlog (a
   // blocking one processes them and goes on). Fill the slot with what is already queued, so one
   // lease carries what one wakeup can get; never wait for more. EOF or an error is reported by
   // the next read.
-  while (options_.nonblocking && got < slot_bytes_) {
-    ssize_t more = recv(fd_, data + got, slot_bytes_ - got, recv_flags_);
-    CountReceiveCall();
+  while (options_.nonblocking && got < slot_bytes_ && inq != 0) {
+    ssize_t more = RecvCounted(data + got, slot_bytes_ - got, &inq);
     if (more > 0) {
       got += static_cast<size_t>(more);
       continue;
@@ -307,8 +315,31 @@ Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
     else if (more < 0) deferred_error_ = {errno, "recv", ""};
     break;
   }
+  if (options_.nonblocking && scrap()) drained_ = true;
   out[(*count)++] = Deliver(Pool::kCopy, slot, data, got, 0);
   return Step::kData;
+}
+
+ssize_t ReceiveEngine::RecvCounted(uint8_t* data, size_t length, int64_t* inq) {
+  CountReceiveCall();
+  if (!options_.tcp_inq) return recv(fd_, data, length, recv_flags_);
+  iovec iov{data, length};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = recvmsg(fd_, &msg, recv_flags_);
+  *inq = -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int value;
+      std::memcpy(&value, CMSG_DATA(c), sizeof value);
+      *inq = value;
+    }
+  }
+  return n;
 }
 
 Step ReceiveEngine::ReadSkipHint(Segment* out, int* count, SysError* error) {

@@ -3,9 +3,12 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <sys/socket.h>
 
 #include "sys_error.h"
 #include "fd.h"
@@ -34,6 +37,9 @@ struct ReceiveOptions {
   // Chunk API (non-blocking): a mapping read that leaves less than this queued makes the next
   // read say "wait" (the JS side polls, bounded by lowWaterMs) instead of mapping a scrap.
   size_t low_water = 0;
+  // Chunk API, copy: the driver turned TCP_INQ on, so each recv says what it left queued and a
+  // read that leaves less than low_water makes the next one wait, as a mapping read does.
+  bool tcp_inq = false;
   int wait_ms = 100;
   // Check every delivered byte against the test pattern (pattern.h) of `seed`; the stream's
   // first byte here is pattern offset `stream_offset` (a loop after a warm-up on the connection).
@@ -62,22 +68,34 @@ struct ReceiveCounters {
 // leave the sender idle while the reader catches up. A flip of whole 2 MiB slots waits for the
 // whole slot instead (pmd_flip.h): only a full slot can move as one page table.
 int DefaultLowWater(size_t chunk, ReceiveMode mode);
-// SO_RCVLOWAT set for as long as the guard lives: the socket's previous mark comes back on
-// Restore() or when the guard ends, so a receiver or loop never leaves its mark behind.
-class LowWaterGuard {
+// An int socket option set for as long as the guard lives: the socket's previous value comes
+// back on Restore() or when the guard ends, so a receiver or loop never leaves its setting behind
+// on a socket the caller keeps using.
+class SocketOptionGuard {
  public:
-  LowWaterGuard() = default;
-  LowWaterGuard(const LowWaterGuard&) = delete;
-  LowWaterGuard& operator=(const LowWaterGuard&) = delete;
-  ~LowWaterGuard() { Restore(); }
-  // Sets the mark on fd (not owned; it must outlive the guard); false with errno set when the
-  // socket refused (nothing to restore then).
-  bool Set(int fd, int value);
+  SocketOptionGuard(int level, int name) : level_(level), name_(name) {}
+  SocketOptionGuard(const SocketOptionGuard&) = delete;
+  SocketOptionGuard& operator=(const SocketOptionGuard&) = delete;
+  ~SocketOptionGuard() { Restore(); }
+  // Sets `values` in turn on fd (not owned; it must outlive the guard); false with errno set
+  // when the socket refused (what was set is still restored).
+  bool Set(int fd, std::initializer_list<int> values);
   void Restore();
 
  private:
+  int level_, name_;
   int fd_ = -1;  // -1: nothing to restore
-  int saved_ = 1;
+  int saved_ = 0;
+};
+
+// SO_RCVLOWAT (see DefaultLowWater), set in the way tcp_set_rcvlowat needs for 2 MiB marks.
+class LowWaterGuard {
+ public:
+  bool Set(int fd, int value);
+  void Restore() { option_.Restore(); }
+
+ private:
+  SocketOptionGuard option_{SOL_SOCKET, SO_RCVLOWAT};
 };
 
 enum class Pool : uint8_t { kCopy, kMap, kDest };
@@ -171,6 +189,9 @@ class ReceiveEngine {
   ReceiveEngine(int fd, const ReceiveOptions& options);
   bool Setup(SysError* error, std::string* error_code);
   Step ReadCopy(Segment* out, int* count, SysError* error);
+  // One counted recv into data; with options_.tcp_inq a recvmsg whose TCP_CM_INQ says what it
+  // left queued (*inq; -1 when the kernel did not say).
+  ssize_t RecvCounted(uint8_t* data, size_t length, int64_t* inq);
   Step ReadZerocopy(Segment* out, int* count, SysError* error);
   // One getsockopt(TCP_ZEROCOPY_RECEIVE) on *zc, counted as a syscall; returns its rc (errno set).
   int ZerocopyReceiveCall(ZerocopyReceive* zc);

@@ -1,6 +1,7 @@
 #include "receiver.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -26,6 +27,8 @@ struct ReceiverCore {
   // SO_RCVLOWAT while the receiver is open: back to the socket's own on close() (or when the
   // core goes, should the receiver be collected unclosed). After fd: it ends first.
   LowWaterGuard low_water;
+  // TCP_INQ while open, so a copy read knows what it left queued (ReceiveOptions::tcp_inq).
+  SocketOptionGuard inq{IPPROTO_TCP, TCP_INQ};
   std::unique_ptr<ReceiveEngine> engine;  // null once closed
   // Closed with leases in quarantine: the engine's slots stay mapped until the last one ends.
   std::unique_ptr<ReceiveEngine> closed_engine;
@@ -130,6 +133,8 @@ Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(
   core_->max_leases = args.engine.slots;
   core_->release_batch = args.release_batch;
   core_->fd = DupFdOrThrow(env, fd, "duplicating the socket for the receiver");
+  // Without TCP_INQ (before 4.18) copy reads find the end of the queue by an EAGAIN, as before.
+  args.engine.tcp_inq = core_->inq.Set(core_->fd.get(), {1});
   SysError error;
   std::string code;
   core_->engine = ReceiveEngine::Create(core_->fd.get(), args.engine, &error, &code);
@@ -281,6 +286,7 @@ Napi::Value Receiver::Close(const Napi::CallbackInfo& info) {
   }
   // Give SO_RCVLOWAT back to the socket (the caller may keep using it), then drop our duplicate.
   core.low_water.Restore();
+  core.inq.Restore();
   core.fd.reset();
   return info.Env().Undefined();
 }

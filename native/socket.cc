@@ -168,6 +168,7 @@ Napi::Value SocketInfo(const Napi::CallbackInfo& info) {
   result.Set("sndbuf", GetInt(fd, SOL_SOCKET, SO_SNDBUF));
   result.Set("zerocopy", GetInt(fd, SOL_SOCKET, SO_ZEROCOPY) == 1);
   result.Set("rcvlowat", GetInt(fd, SOL_SOCKET, SO_RCVLOWAT));
+  result.Set("inq", GetInt(fd, IPPROTO_TCP, TCP_INQ) == 1);
   int queued = 0;
   result.Set("receiveQueue", ioctl(fd, SIOCINQ, &queued) == 0 ? queued : -1);
   result.Set("sendQueue", ioctl(fd, SIOCOUTQ, &queued) == 0 ? queued : -1);

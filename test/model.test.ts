@@ -44,7 +44,7 @@ function calibration(overrides: { zerocopy?: boolean; cpus?: 1 | 2; recvHot?: (n
     socket: {
       segmentBytes: 4096,
       recvCopy: PAGES.map((n) => ({ bytes: n * 4096, hotUsPerCall: hot(n), coldUsPerCall: 1 + 0.5 * n, calls: 10 })),
-      zerocopy: zerocopy ? PAGES.map((n) => ({ bytes: n * 4096, mapUsPerCall: 2 + 0.2 * n, zapUsPerCall: 1 + 0.1 * n, calls: 10, tlbIpisPerCall: null })) : null,
+      zerocopy: zerocopy ? PAGES.map((n) => ({ bytes: n * 4096, mapUsPerCall: 2 + 0.2 * n, zapUsPerCall: 1 + 0.1 * n, touchUsPerCall: 0.5 + 1.5 * n, calls: 10, tlbIpisPerCall: null })) : null,
       zerocopyMissing: zerocopy ? null : 'TCP_ZEROCOPY_RECEIVE disabled by the test switch',
       flow: { chunkBytes: 262144, senderCpu: two ? 1 : null, sender: 'zerocopy', truncateUsPerMB: 100, copyUsPerMB: 150, truncateTwoPagesUsPerMB: overrides.segment === false ? null : 80 },
       fault: { usPerPage: 2, pages: 100 },
@@ -93,7 +93,19 @@ t.test('predictions follow the equations (MTU 4148, 256 KiB, notouch and touch, 
   t.ok(near(p[1].ratio, zerocopy / copy) && near(p[2].ratio, flip / copy), 'ratios are prediction ÷ copy prediction');
   const touch = predict(terms, { ...s, touch: true });
   t.ok(near(touch[0].usPerMB, copy + P * 0.1), 'touch adds a hot read per page to copy');
-  t.ok(near(touch[1].usPerMB, zerocopy + P * 0.4), 'and a cold read per page to mapped pages');
+  t.ok(near(touch[1].usPerMB, zerocopy + C * (0.5 + 1.5 * 64)), 'and the first touch of just-mapped pages per call to zerocopy');
+  t.ok(near(touch[2].usPerMB, flip + C * (0.5 + 1.5 * 64)), 'flip\'s moved pages cost the same first touch');
+  // A file saved before touchUsPerCall existed: read, said, and touch on mapped pages is a cold read.
+  const old = calibration();
+  for (const row of old.socket.zerocopy!) delete (row as { touchUsPerCall?: number }).touchUsPerCall;
+  const oldTerms = modelTerms(old);
+  t.equal(oldTerms.zerocopyTouch, null);
+  t.match(oldTerms.missing.join(), /touch of freshly mapped pages: not in this calibration file/);
+  t.ok(near(predict(oldTerms, { ...s, touch: true })[1].usPerMB, zerocopy + P * 0.4), 'an older file: a cold read per mapped page');
+  // Touch that cost nothing measurable on any chunk is a zero line, not a failed fit.
+  const free = calibration();
+  for (const row of free.socket.zerocopy!) row.touchUsPerCall = 0;
+  t.ok(near(predict(modelTerms(free), { ...s, touch: true })[1].usPerMB, zerocopy), 'touch measured as free adds nothing');
   const alone = predict(terms, { ...s, otherCpus: 0 });
   t.ok(near(alone[1].usPerMB, zerocopy - C), 'no other CPU: no shootdown term');
   // Above half the last-level cache a copy lands in evicted memory.
@@ -216,6 +228,10 @@ t.test('calibration files: the good one reads back, foreign and corrupt ones get
   bad(JSON.stringify({ ...good, mremap: [] }), /\$\.mremap: expected at least 1 items/, 'empty rows');
   bad(JSON.stringify({ ...good, socket: { ...good.socket, fault: { usPerPage: -1 } } }), /\$\.socket\.fault\.usPerPage: expected ≥/, 'negative cost');
   bad(JSON.stringify({ ...good, socket: { ...good.socket, zerocopy: null, zerocopyMissing: null } }), /zerocopy is null without a reason/, 'missing term without a reason');
+  const negativeTouch = good.socket.zerocopy!.map((row, i) => (i === 0 ? { ...row, touchUsPerCall: -1 } : row));
+  bad(JSON.stringify({ ...good, socket: { ...good.socket, zerocopy: negativeTouch } }), /\$\.socket\.zerocopy\[0\]\.touchUsPerCall: expected ≥/, 'a negative touch');
+  const noTouch = good.socket.zerocopy!.map(({ touchUsPerCall: _, ...row }) => row);
+  t.same(parseCalibration(JSON.stringify({ ...good, socket: { ...good.socket, zerocopy: noTouch } }), 'old.json').socket.zerocopy, noTouch, 'a file from before touchUsPerCall still reads');
 });
 
 t.test('virtualization verdict from measured figures', async (t) => {

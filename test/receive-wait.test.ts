@@ -3,7 +3,7 @@
 // map, instead of mapping whatever is queued, and every syscall a mode makes is counted (the waits,
 // mremap, mmap and madvise too). Short real runs on loopback in a private namespace.
 import t, { type Test } from 'tap';
-import { capabilities, receiveLoop, sendLoop, type ReceiveMode } from '../lib/index.js';
+import { Receiver, capabilities, receiveLoop, sendLoop, type ReceiveMode } from '../lib/index.js';
 import { network, netnsSkip, pair } from './helpers/network.js';
 import { leastDisturbed } from './helpers/least-disturbed.js';
 
@@ -70,3 +70,29 @@ t.test('page-table calls are counted: flip moves every chunk, zerocopy releases 
   t.ok(copyRemap.syscalls >= 2 * (copyRemap.remappedBytes / CHUNK), `copy-remap: ${copyRemap.syscalls} syscalls, at least two per chunk`);
 });
 
+
+t.test('the JS copy Receiver waits for the low-water mark too: a read that leaves less queued makes the next one wait', { skip: netnsSkip }, async (t) => {
+  // Without TCP_INQ a non-blocking recv cannot tell what it left: after a full chunk the next
+  // read took the scrap queued so far at once (a lease of a few KiB, and a recv that met EAGAIN).
+  // With it, the read after a full chunk that left less than lowWater waits first, as loops do.
+  const net = network(t, 4148);
+  const { client, server } = await pair(t, net);
+  const CHUNK_BYTES = 64 * KiB;
+  const SCRAP = 10_000;
+  const receiver = new Receiver(server, { mode: 'copy', chunkSize: CHUNK_BYTES, lowWaterMs: 5 });
+  t.teardown(() => receiver.close());
+  await sendLoop(client, { mode: 'write', bytes: CHUNK_BYTES + SCRAP, shutdown: false, seed: 3 }).done;
+  // Everything queued before the first read, so what each read finds is fixed.
+  for (const deadline = Date.now() + 10_000; server.info().receiveQueue < CHUNK_BYTES + SCRAP && Date.now() < deadline; )
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  t.equal(server.info().receiveQueue, CHUNK_BYTES + SCRAP, 'a chunk and a scrap queued');
+  const first = await receiver.read();
+  t.equal(first?.length, CHUNK_BYTES, 'the first read fills its chunk');
+  first?.release();
+  const waitsBefore = receiver.stats().wouldBlock;
+  const second = await receiver.read();
+  t.equal(second?.length, SCRAP, 'the scrap arrives (after lowWaterMs, since no more came)');
+  second?.release();
+  t.ok(receiver.stats().wouldBlock > waitsBefore, `the read after the full chunk waited first (${receiver.stats().wouldBlock - waitsBefore} wait)`);
+  t.equal(server.info().inq, true, 'TCP_INQ is on while the receiver is open');
+});

@@ -327,8 +327,10 @@ t.test('low water: SO_RCVLOWAT while reading, restored afterwards, pauses never 
   const net = network(t, 4148);
   const { client, server } = await pair(t, net);
   t.equal(server.info().rcvlowat, 1, 'a fresh socket wakes on any byte');
+  t.equal(server.info().inq, false, 'and does not report what is left queued');
   const receiver = new Receiver(server, { mode: 'copy', chunkSize: 64 * 1024, lowWater: 32 * 1024 });
   t.equal(server.info().rcvlowat, 32 * 1024, 'the receiver sets its low water');
+  t.equal(server.info().inq, true, 'and TCP_INQ, so a copy read knows what it left');
   // A peer that sends less than the low water and pauses is still delivered.
   const small = sendLoop(client, { mode: 'write', bytes: 10_000, shutdown: false, seed: 8 });
   await small.done;
@@ -337,6 +339,7 @@ t.test('low water: SO_RCVLOWAT while reading, restored afterwards, pauses never 
   lease?.release();
   receiver.close();
   t.equal(server.info().rcvlowat, 1, 'close() gives the socket its setting back');
+  t.equal(server.info().inq, false, 'both settings');
 
   const rx = receiveLoop(server, { mode: 'copy', seconds: 0.2, chunkSize: 128 * 1024 });
   t.equal((await rx.done).endReason, 'time');

@@ -185,6 +185,7 @@ export function formatPrediction(result: CalibrationResult, terms: ModelTerms = 
         ['recv copy (cold)', usPerCallPage(terms.recvCold)],
         ['TCP_ZEROCOPY_RECEIVE', usPerCallPage(terms.zerocopyMap)],
         ['zap (socket pages)', usPerCallPage(terms.zerocopyZap)],
+        ['touch just-mapped pages', usPerCallPage(terms.zerocopyTouch)],
         ['zap (anonymous)', usPerCallPage(terms.zapAnon)],
         ['mremap', usPerCallPage(terms.mremap)],
         ['mremap 2 MiB page table', terms.mremapPmd ? `${num(terms.mremapPmd.usPerCall)} µs/call (+${terms.mremapPmd.shootdownUs === null ? 'n/a' : num(terms.mremapPmd.shootdownUs)} with +1 CPU)` : 'not measured'],

@@ -28,7 +28,12 @@ export const calibrationFileSchema: JsonSchema = open({
   mremapPmd: { ...pageOpRow, type: ['object', 'null'] },
   socket: open({
     recvCopy: { type: 'array', minItems: 1, items: open({ bytes: count, hotUsPerCall: positive, coldUsPerCall: positive }) },
-    zerocopy: { type: ['array', 'null'], minItems: 1, items: open({ bytes: count, mapUsPerCall: positive, zapUsPerCall: positive }) },
+    // touchUsPerCall is newer than the schema tag: a file without it is read, and the model says so.
+    zerocopy: {
+      type: ['array', 'null'],
+      minItems: 1,
+      items: { ...open({ bytes: count, mapUsPerCall: positive, zapUsPerCall: positive }), properties: { bytes: count, mapUsPerCall: positive, zapUsPerCall: positive, touchUsPerCall: { type: 'number', minimum: 0 } } },
+    },
     zerocopyMissing: { type: ['string', 'null'] },
     flow: open({ senderCpu: { type: ['integer', 'null'], minimum: 0 }, truncateUsPerMB: positive, copyUsPerMB: positive, truncateTwoPagesUsPerMB: { type: ['number', 'null'], minimum: 1e-9 } }),
     fault: perPage,

@@ -30,6 +30,8 @@ export interface ModelTerms {
   recvCold: Linear; // recv() copying to user, destination evicted
   zerocopyMap: Linear | null; // TCP_ZEROCOPY_RECEIVE
   zerocopyZap: Linear | null; // madvise(DONTNEED) of socket-mapped pages
+  /** Touch of pages a zero-copy receive just mapped (first access to new PTEs); null: not in this calibration. */
+  zerocopyTouch: Linear | null;
   mremap: Linear; // one move of present PTEs (PTE path)
   /** One move of a whole 2 MiB page table (PMD path), alone and its extra per other CPU; null where not measured. */
   mremapPmd: { usPerCall: number; shootdownUs: number | null } | null;
@@ -110,9 +112,14 @@ export function modelTerms(c: CalibrationResult): ModelTerms {
   const recvCold = fitLinear(c.socket.recvCopy.map((r) => ({ n: pages(r.bytes), y: r.coldUsPerCall })));
   let zerocopyMap: Linear | null = null;
   let zerocopyZap: Linear | null = null;
+  let zerocopyTouch: Linear | null = null;
   if (c.socket.zerocopy) {
     zerocopyMap = fitLinear(c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.mapUsPerCall })));
     zerocopyZap = fitLinear(c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.zapUsPerCall })));
+    const touched = c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.touchUsPerCall }));
+    if (touched.some((p) => typeof p.y !== 'number'))
+      missing.push('touch of freshly mapped pages: not in this calibration file (older pageflip), so touch on mapped pages is costed as a cold read');
+    else zerocopyTouch = touched.some((p) => p.y > 0) ? fitLinear(touched) : ZERO;
   } else {
     missing.push(`zero-copy receive (TCP_ZEROCOPY_RECEIVE map and zap): ${c.socket.zerocopyMissing ?? 'not measured'}`);
   }
@@ -148,6 +155,7 @@ export function modelTerms(c: CalibrationResult): ModelTerms {
     recvCold,
     zerocopyMap,
     zerocopyZap,
+    zerocopyTouch,
     mremap,
     mremapPmd,
     zapAnon,
@@ -177,14 +185,17 @@ export function mappable(mtu: number, pageSize: number): { payload: number; mapp
  * Receiver CPU-µs per MB for one mode (the equations of README.md's "The cost model"):
  *   calls per MB  C = 10^6 / chunk;  pages per call n = chunk / page;  pages per MB P = 10^6 / page
  *   copy       = F + C·recv(n)                                         + touch·P·readHot
- *   zerocopy   = F + C·(map(n') + zap(n') + S_zap(n'))   + tail        + touch·P·readCold
- *   flip       = F + C·(map(n') + mremap(n') + zap(n') + S_mremap(n') + S_zap(n')) + tail + touch·P·readCold
+ *   zerocopy   = F + C·(map(n') + zap(n') + S_zap(n'))   + tail        + touch·T
+ *   flip       = F + C·(map(n') + mremap(n') + zap(n') + S_mremap(n') + S_zap(n')) + tail + touch·T
  *   copy-remap = F + C·(recv(n) + mremap(n) + zapAnon(n) + S_mremap(n) + S_zap(n)) + P·fault + touch·P·readHot
  * F = floorAt(mtu): what every mode pays for the packets whatever it does with the bytes, measured
  * at one page per segment and corrected by segmentUs for the segments per MB the MTU saves.
  * recv is recvHot when the chunk fits in half the last-level cache, else recvCold; n' = the pages of
  * a chunk that arrive in whole pages (payload % page == 0: all of them); tail = the bytes that do not,
  * which the receiver copies with one recv per packet: (10^6 / payload)·recvCold(rest / page).
+ * T = C·mappedTouch(n') + (P − C·n')·readCold: the first read of pages just mapped costs what calibrate
+ * timed right after TCP_ZEROCOPY_RECEIVE (new PTEs; on shadow paging each is a hypervisor exit), the
+ * copied rest a cold read. Flip's moved pages are taken to cost the same (not timed apart).
  * S_x = the extra per-call cost of x with `otherCpus` other CPUs running the process's threads.
  * A flip of whole 2 MiB slots (chunk a multiple of 2 MiB, whole pages per packet) moves page
  * tables: mremap(n') + S_mremap(n') becomes (chunk / 2 MiB)·(pmdMove + S_pmdMove).
@@ -218,7 +229,10 @@ export function predictMode(terms: ModelTerms, mode: ModelMode, s: Scenario): { 
   if (mode === 'flip') perCall += flipMove(terms, s, n, nMapped, sMove!);
   const rest = payload - mapped;
   const tail = rest > 0 ? (MB / payload) * cost(terms.recvCold, rest / page) : 0;
-  return { usPerMB: F + calls * perCall + tail + (s.touch ? pagesPerMB * terms.readColdUsPerPage : 0), missing };
+  const touch = terms.zerocopyTouch
+    ? calls * cost(terms.zerocopyTouch, nMapped) + (pagesPerMB - calls * nMapped) * terms.readColdUsPerPage
+    : pagesPerMB * terms.readColdUsPerPage;
+  return { usPerMB: F + calls * perCall + tail + (s.touch ? touch : 0), missing };
 }
 
 function flipMove(terms: ModelTerms, s: Scenario, n: number, nMapped: number, sMove: Linear): number {
