@@ -188,7 +188,9 @@ t.test('random region operations agree with the model and leave nothing mapped',
   const maps = mappingCount() - before.maps;
   const vsize = usage().vsize - before.vsize;
   // Every run maps up to 60 regions of up to 1 MiB (hugePages ones reserve 2 MiB more); a leak
-  // of even one region per run would add 150 mappings and tens of MiB.
-  t.ok(maps <= 16, `mappings back at baseline (${maps >= 0 ? '+' : ''}${maps} VMAs)`);
+  // of even one region per run would add 150 mappings and tens of MiB. The bound leaves room for
+  // what V8 and the ASan allocator map and split on their own meanwhile (+17 seen under ASan on a
+  // busy machine, with the address space 2.6 MiB *below* baseline), and stays far under 150.
+  t.ok(maps <= 48, `mappings back at baseline (${maps >= 0 ? '+' : ''}${maps} VMAs)`);
   t.ok(vsize < 32 * MiB, `address space back at baseline (${Math.round(vsize / 1024)} KiB)`);
 });
