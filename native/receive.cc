@@ -297,10 +297,6 @@ Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
     return NoData(n, err, "recv", "", error);
   }
   size_t got = static_cast<size_t>(n);
-  // Non-blocking: less than lowWater left (TCP_INQ says so), the next read waits for lowWater
-  // bytes (bounded by the JS side's lowWaterMs) rather than taking a scrap of a chunk at once.
-  // At EOF the kernel says 1, so the wait ends on the FIN and the next read reports it.
-  auto scrap = [&] { return inq >= 0 && static_cast<uint64_t>(inq) < std::max(options_.low_water, PageSize()); };
   // A non-blocking recv returns early when arriving segments wait in the socket backlog (a
   // blocking one processes them and goes on). Fill the slot with what is already queued, so one
   // lease carries what one wakeup can get; never wait for more. EOF or an error is reported by
@@ -315,7 +311,10 @@ Step ReceiveEngine::ReadCopy(Segment* out, int* count, SysError* error) {
     else if (more < 0) deferred_error_ = {errno, "recv", ""};
     break;
   }
-  if (options_.nonblocking && scrap()) drained_ = true;
+  // Non-blocking: less than lowWater left (TCP_INQ says so), the next read waits for lowWater
+  // bytes (bounded by the JS side's lowWaterMs) rather than taking a scrap of a chunk at once.
+  // At EOF the kernel says 1, so the wait ends on the FIN and the next read reports it.
+  if (options_.nonblocking && inq >= 0 && LeavesScrap(static_cast<uint64_t>(inq))) drained_ = true;
   out[(*count)++] = Deliver(Pool::kCopy, slot, data, got, 0);
   return Step::kData;
 }
@@ -444,9 +443,7 @@ Step ReceiveEngine::ReadZerocopy(Segment* out, int* count, SysError* error) {
   }
   // Non-blocking: less than lowWater left queued, the next read waits (for lowWater bytes, up
   // to the JS side's lowWaterMs) rather than mapping part of a chunk at once, as a loop would.
-  if (options_.nonblocking && abi_ >= ZerocopyAbi::k5_7 && pending_copy_ == 0 &&
-      zc.inq < std::max(options_.low_water, PageSize()))
-    drained_ = true;
+  if (options_.nonblocking && abi_ >= ZerocopyAbi::k5_7 && pending_copy_ == 0 && LeavesScrap(zc.inq)) drained_ = true;
   // A PMD flip (pmd_flip.h) with less than a whole slot left waits for SO_RCVLOWAT (a slot)
   // before it maps again, so the next move can take the page table and not 512 PTEs.
   if (PmdSlots(mode_, slot_bytes_) && abi_ >= ZerocopyAbi::k5_7 && pending_copy_ == 0 && zc.inq < slot_bytes_) drained_ = true;

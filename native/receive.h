@@ -1,6 +1,7 @@
 // Receive strategies: how stream bytes get from a TCP socket into memory the application reads.
 // One engine serves both the chunk-by-chunk JS API (leases over slots) and the native loops.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -192,6 +193,8 @@ class ReceiveEngine {
   // One counted recv into data; with options_.tcp_inq a recvmsg whose TCP_CM_INQ says what it
   // left queued (*inq; -1 when the kernel did not say).
   ssize_t RecvCounted(uint8_t* data, size_t length, int64_t* inq);
+  // Less than lowWater (at least a page) still queued: the chunk API's next read waits first.
+  bool LeavesScrap(uint64_t queued) const { return queued < std::max(options_.low_water, PageSize()); }
   Step ReadZerocopy(Segment* out, int* count, SysError* error);
   // One getsockopt(TCP_ZEROCOPY_RECEIVE) on *zc, counted as a syscall; returns its rc (errno set).
   int ZerocopyReceiveCall(ZerocopyReceive* zc);

@@ -284,7 +284,7 @@ Napi::Value Receiver::Close(const Napi::CallbackInfo& info) {
     engine->Retire();
     core.closed_engine = std::move(engine);
   }
-  // Give SO_RCVLOWAT back to the socket (the caller may keep using it), then drop our duplicate.
+  // Give SO_RCVLOWAT and TCP_INQ back to the socket (the caller may keep using it), then drop our duplicate.
   core.low_water.Restore();
   core.inq.Restore();
   core.fd.reset();

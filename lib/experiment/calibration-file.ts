@@ -32,7 +32,11 @@ export const calibrationFileSchema: JsonSchema = open({
     zerocopy: {
       type: ['array', 'null'],
       minItems: 1,
-      items: { ...open({ bytes: count, mapUsPerCall: positive, zapUsPerCall: positive }), properties: { bytes: count, mapUsPerCall: positive, zapUsPerCall: positive, touchUsPerCall: { type: 'number', minimum: 0 } } },
+      items: {
+        type: 'object',
+        required: ['bytes', 'mapUsPerCall', 'zapUsPerCall'],
+        properties: { bytes: count, mapUsPerCall: positive, zapUsPerCall: positive, touchUsPerCall: { type: 'number', minimum: 0 } },
+      },
     },
     zerocopyMissing: { type: ['string', 'null'] },
     flow: open({ senderCpu: { type: ['integer', 'null'], minimum: 0 }, truncateUsPerMB: positive, copyUsPerMB: positive, truncateTwoPagesUsPerMB: { type: ['number', 'null'], minimum: 1e-9 } }),
