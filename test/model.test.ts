@@ -95,6 +95,8 @@ t.test('predictions follow the equations (MTU 4148, 256 KiB, notouch and touch, 
   t.ok(near(touch[0].usPerMB, copy + P * 0.1), 'touch adds a hot read per page to copy');
   t.ok(near(touch[1].usPerMB, zerocopy + C * (0.5 + 1.5 * 64)), 'and the first touch of just-mapped pages per call to zerocopy');
   t.ok(near(touch[2].usPerMB, flip + C * (0.5 + 1.5 * 64)), 'flip\'s moved pages cost the same first touch');
+  // copy-remap's moved pages: a hot read, plus what new PTEs add to a first read over a cold one.
+  t.ok(near(touch[3].usPerMB, copyRemap + P * 0.1 + C * (0.5 + 1.5 * 64 - 64 * 0.4)), 'copy-remap: a hot read plus the new-PTE surcharge');
   // A file saved before touchUsPerCall existed: read, said, and touch on mapped pages is a cold read.
   const old = calibration();
   for (const row of old.socket.zerocopy!) delete (row as { touchUsPerCall?: number }).touchUsPerCall;
@@ -102,6 +104,7 @@ t.test('predictions follow the equations (MTU 4148, 256 KiB, notouch and touch, 
   t.equal(oldTerms.zerocopyTouch, null);
   t.match(oldTerms.missing.join(), /touch of freshly mapped pages: not in this calibration file/);
   t.ok(near(predict(oldTerms, { ...s, touch: true })[1].usPerMB, zerocopy + P * 0.4), 'an older file: a cold read per mapped page');
+  t.ok(near(predict(oldTerms, { ...s, touch: true })[3].usPerMB, copyRemap + P * 0.1), 'and copy-remap a hot read, no new-PTE surcharge');
   // Touch that cost nothing measurable on any chunk is a zero line, not a failed fit.
   const free = calibration();
   for (const row of free.socket.zerocopy!) row.touchUsPerCall = 0;

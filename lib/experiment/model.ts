@@ -118,7 +118,7 @@ export function modelTerms(c: CalibrationResult): ModelTerms {
     zerocopyZap = fitLinear(c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.zapUsPerCall })));
     const touched = c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.touchUsPerCall }));
     if (touched.some((p) => typeof p.y !== 'number'))
-      missing.push('touch of freshly mapped pages: not in this calibration file (older pageflip), so touch on mapped pages is costed as a cold read');
+      missing.push('touch of freshly mapped pages: not in this calibration file (older pageflip), so touch on mapped pages is costed as a cold read and on the moved pages of copy-remap as a hot read');
     else zerocopyTouch = touched.some((p) => p.y > 0) ? fitLinear(touched) : ZERO;
   } else {
     missing.push(`zero-copy receive (TCP_ZEROCOPY_RECEIVE map and zap): ${c.socket.zerocopyMissing ?? 'not measured'}`);
@@ -187,7 +187,7 @@ export function mappable(mtu: number, pageSize: number): { payload: number; mapp
  *   copy       = F + C·recv(n)                                         + touch·P·readHot
  *   zerocopy   = F + C·(map(n') + zap(n') + S_zap(n'))   + tail        + touch·T
  *   flip       = F + C·(map(n') + mremap(n') + zap(n') + S_mremap(n') + S_zap(n')) + tail + touch·T
- *   copy-remap = F + C·(recv(n) + mremap(n) + zapAnon(n) + S_mremap(n) + S_zap(n)) + P·fault + touch·P·readHot
+ *   copy-remap = F + C·(recv(n) + mremap(n) + zapAnon(n) + S_mremap(n) + S_zap(n)) + P·fault + touch·(P·readHot + C·pte(n))
  * F = floorAt(mtu): what every mode pays for the packets whatever it does with the bytes, measured
  * at one page per segment and corrected by segmentUs for the segments per MB the MTU saves.
  * recv is recvHot when the chunk fits in half the last-level cache, else recvCold; n' = the pages of
@@ -196,6 +196,8 @@ export function mappable(mtu: number, pageSize: number): { payload: number; mapp
  * T = C·mappedTouch(n') + (P − C·n')·readCold: the first read of pages just mapped costs what calibrate
  * timed right after TCP_ZEROCOPY_RECEIVE (new PTEs; on shadow paging each is a hypervisor exit), the
  * copied rest a cold read. Flip's moved pages are taken to cost the same (not timed apart).
+ * pte(n) = max(0, mappedTouch(n) − n·readCold): what new PTEs add to a first read; copy-remap's
+ * moved pages are cached (just copied) and pay it on top of a hot read (not timed apart either).
  * S_x = the extra per-call cost of x with `otherCpus` other CPUs running the process's threads.
  * A flip of whole 2 MiB slots (chunk a multiple of 2 MiB, whole pages per packet) moves page
  * tables: mremap(n') + S_mremap(n') becomes (chunk / 2 MiB)·(pmdMove + S_pmdMove).
@@ -217,7 +219,11 @@ export function predictMode(terms: ModelTerms, mode: ModelMode, s: Scenario): { 
   if (mode === 'copy-remap') {
     if (missing.length) return { usPerMB: null, missing };
     const perCall = cost(recv, n) + cost(terms.mremap, n) + cost(terms.zapAnon, n) + cost(sMove!, n) + cost(sZap!, n);
-    return { usPerMB: F + calls * perCall + pagesPerMB * terms.faultUsPerPage + (s.touch ? pagesPerMB * terms.readHotUsPerPage : 0), missing };
+    // Moved pages are cached (just copied) but their PTEs are new: a hot read plus what a new
+    // PTE adds to a first read (mappedTouch over a cold read; 0 without mappedTouch).
+    const freshPte = terms.zerocopyTouch ? Math.max(0, cost(terms.zerocopyTouch, n) - n * terms.readColdUsPerPage) : 0;
+    const touch = pagesPerMB * terms.readHotUsPerPage + calls * freshPte;
+    return { usPerMB: F + calls * perCall + pagesPerMB * terms.faultUsPerPage + (s.touch ? touch : 0), missing };
   }
   if (!terms.zerocopyMap || !terms.zerocopyZap) missing.push('zero-copy receive terms: not measured on this host');
   if (missing.length) return { usPerMB: null, missing };
