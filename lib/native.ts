@@ -257,7 +257,7 @@ export interface SocketTermsResult {
    * TCP_ZEROCOPY_RECEIVE (map), the madvise(DONTNEED) of what it mapped (zap), and what reading every word
    * of the just-mapped pages adds to a call (touch: the read plus its zap's extra); null when not measurable here.
    */
-  zerocopy: Array<{ bytes: number; mapUsPerCall: number; zapUsPerCall: number; touchUsPerCall: number; calls: number; tlbIpisPerCall: number | null }> | null;
+  zerocopy: Array<{ bytes: number; mapUsPerCall: number; zapUsPerCall: number; touchUsPerCall: number; flipMoveUsPerCall: number; calls: number; tlbIpisPerCall: number | null }> | null;
   zerocopyMissing: string | null; // why zerocopy is null
   /** Real flows (sender thread on the other CPU): the receiving thread's CPU-µs per 10^6 bytes, median of 3. */
   flow: { chunkBytes: number; senderCpu: number | null; sender: 'zerocopy' | 'write'; truncateUsPerMB: number; copyUsPerMB: number; truncateTwoPagesUsPerMB: number | null };

@@ -155,6 +155,7 @@ Napi::Object SocketJs(Napi::Env env, const Results& r) {
       row.Set("mapUsPerCall", map.ns_per_op / 1000);
       row.Set("zapUsPerCall", t.zap[i].figure.ns_per_op / 1000);
       row.Set("touchUsPerCall", t.zerocopy_touch[i].figure.ns_per_op / 1000);
+      row.Set("flipMoveUsPerCall", t.flip_move[i].figure.ns_per_op / 1000);
       row.Set("calls", static_cast<double>(map.ops));
       row.Set("tlbIpisPerCall", NumberOrNull(env, map.ipis_per_op, map.ipis_per_op >= 0));
       zc.Set(i, row);
@@ -230,9 +231,11 @@ Napi::Array MethodJs(Napi::Env env, const Options& o, const Results& r) {
       "carries one page, as at MTU 4148; not timed), then times each receive call alone: recv() of chunks of 1, 4, 16, 64 "
       "and 256 pages into one reused buffer (hot) or into buffers evicted from the caches first (cold); "
       "TCP_ZEROCOPY_RECEIVE of the same chunks into a socket mapping (sender: MSG_ZEROCOPY) and, timed apart, "
-      "the madvise(MADV_DONTNEED) that drops what it mapped (zap; median over that cell's batches); every other call "
+      "the madvise(MADV_DONTNEED) that drops what it mapped (zap; median over that cell's batches); one call in three "
       "also reads every 8-byte word of the pages just mapped before the zap (touch = median of read + zap on those "
-      "calls minus the median zap of the others: the first access to freshly inserted PTEs)",
+      "calls minus the median zap of the plain ones: the first access to freshly inserted PTEs), and one in three "
+      "moves them instead as flip does (mremap MREMAP_DONTUNMAP onto a destination holding the last move's pages) "
+      "and drops them there (flip's move + release, median)",
       "flow: a sender thread on the other CPU streams over 127.0.0.1 (one page per segment, MSG_ZEROCOPY when "
       "available) while the calibration thread receives " + std::to_string(kFlowChunk / 1024) + " KiB per recv() (SO_RCVLOWAT " +
           std::to_string(kFlowChunk / 1024) + " KiB, as the receive loops) for "

@@ -20,6 +20,7 @@
 
 #include "args.h"
 #include "fd.h"
+#include "mapping.h"
 #include "thread_task.h"
 #include "zerocopy.h"
 
@@ -198,14 +199,22 @@ SysError MeasureRecvCopy(const Plan& plan, const Pair& pair, size_t chunk, bool 
 // TCP_ZEROCOPY_RECEIVE of `chunk` bytes into a socket mapping, then madvise(DONTNEED) of them, as
 // a zero-copy receiver does per chunk; the two are timed apart. *unmappable says why not, when
 // the kernel would not map whole chunks here.
-// Calls alternate: even ones map and zap (the notouch figures), odd ones also read every word of the
-// mapped pages before the zap; touch = median(read + zap) of odd calls − median zap of even ones.
+// Calls take turns: the first of three maps and zaps (the notouch figures), the second also reads
+// every word of the mapped pages before the zap (touch = median(read + zap) − median zap of the
+// first kind), the third moves the pages as flip does and drops them there (flip's move + release).
 SysError MeasureZerocopy(const Plan& plan, const Pair& pair, size_t chunk, Scratch& source, Figure* map, Figure* zap,
-                         Figure* touch, std::string* unmappable) {
+                         Figure* touch, Figure* flip, std::string* unmappable) {
   void* area = mmap(nullptr, chunk, PROT_READ, MAP_SHARED, pair.server.get(), 0);
   if (area == MAP_FAILED) return Fail("mmap", "the socket mapping for TCP_ZEROCOPY_RECEIVE");
   auto unmap = [&] { munmap(area, chunk); };
-  std::vector<double> map_ns, zap_ns, touched_ns;
+  // flip's destination: after the first move it holds a copy of the socket VMA, as a receiver's does.
+  Scratch dest;
+  if (SysError e = dest.Map(chunk, PageSize(), PROT_READ | PROT_WRITE, "flip's destination")) {
+    unmap();
+    return e;
+  }
+  DontUnmap dontunmap = DontUnmap::kFallback;
+  std::vector<double> map_ns, zap_ns, touched_ns, flip_ns;
   volatile uint64_t sink = 0;
   auto batch = [&](uint64_t k, Sample* s) -> SysError {
     size_t queued = 0;
@@ -229,7 +238,23 @@ SysError MeasureZerocopy(const Plan& plan, const Pair& pair, size_t chunk, Scrat
         madvise(area, chunk, MADV_DONTNEED);
         return {};
       }
-      const bool touched = (map_ns.size() % 2) == 1;
+      // Every third call is flip's: the mapped pages moved onto the destination the way a flip
+      // receiver moves them (MovePageRange, replacing what the last move left there), then
+      // dropped there as its release does. The others zap in place, half of them after a touch.
+      const size_t kind = map_ns.size() % 3;
+      if (kind == 2) {
+        const char* failed = nullptr;
+        int err = MovePageRange(area, dest.data(), chunk, &dontunmap, pair.server.get(), &failed);
+        if (err != 0) return SysError{err, failed, "moving mapped calibration pages as flip does"};
+        if (madvise(dest.data(), chunk, MADV_DONTNEED) != 0) return Fail("madvise", "dropping the pages a calibration flip moved");
+        uint64_t end = NowNs();
+        s->ns += mapped_at - start;
+        s->ops++;
+        map_ns.push_back(static_cast<double>(mapped_at - start));
+        flip_ns.push_back(static_cast<double>(end - mapped_at));
+        continue;
+      }
+      const bool touched = kind == 1;
       if (touched) {
         const uint64_t* words = static_cast<const uint64_t*>(area);
         uint64_t sum = 0;
@@ -256,12 +281,15 @@ SysError MeasureZerocopy(const Plan& plan, const Pair& pair, size_t chunk, Scrat
   if (e) return e;
   // Medians over single calls (warm-up included): one preemption on a busy machine moves them little.
   // The sizing batch and every trial each make at least one call, so both halves have figures.
-  if (zap_ns.empty() || touched_ns.empty()) return SysError{ENOBUFS, "getsockopt", "too few zero-copy calls to time touch apart"};
+  if (zap_ns.empty() || touched_ns.empty() || flip_ns.empty())
+    return SysError{ENOBUFS, "getsockopt", "too few zero-copy calls to time touch and flip's move apart"};
   map->ns_per_op = Median(map_ns);
   zap->ops = zap_ns.size();
   zap->ns_per_op = Median(std::move(zap_ns));
   touch->ops = touched_ns.size();
   touch->ns_per_op = std::max(0.0, Median(std::move(touched_ns)) - zap->ns_per_op);
+  flip->ops = flip_ns.size();
+  flip->ns_per_op = Median(std::move(flip_ns));
   return {};
 }
 
@@ -427,20 +455,22 @@ SysError MeasureSocketTerms(const Plan& plan, int sender_cpu, bool zerocopy_avai
       return e;
     } else {
       for (size_t pages : kSocketPageCounts) {
-        ChunkFigure map{pages * page, {}}, zap{pages * page, {}}, touch{pages * page, {}};
+        ChunkFigure map{pages * page, {}}, zap{pages * page, {}}, touch{pages * page, {}}, flip{pages * page, {}};
         std::string unmappable;
-        if (SysError e = MeasureZerocopy(plan, pair, map.bytes, source, &map.figure, &zap.figure, &touch.figure, &unmappable))
+        if (SysError e = MeasureZerocopy(plan, pair, map.bytes, source, &map.figure, &zap.figure, &touch.figure, &flip.figure, &unmappable))
           return e;
         if (!unmappable.empty()) {
           out->zerocopy.clear();
           out->zap.clear();
           out->zerocopy_touch.clear();
+          out->flip_move.clear();
           out->zerocopy_reason = unmappable;
           break;
         }
         out->zerocopy.push_back(map);
         out->zap.push_back(zap);
         out->zerocopy_touch.push_back(touch);
+        out->flip_move.push_back(flip);
       }
       out->zerocopy_measured = !out->zerocopy.empty();
     }

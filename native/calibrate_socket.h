@@ -30,6 +30,8 @@ struct SocketTerms {
   // plus what their zap then costs more than an untouched one's. On shadow or nested paging the first
   // access to a freshly inserted PTE exits to the hypervisor, which a read of long-mapped pages never pays.
   std::vector<ChunkFigure> zerocopy_touch;
+  // flip's move of the mapped pages onto a destination (MovePageRange) plus the release's madvise there.
+  std::vector<ChunkFigure> flip_move;
   // Real flows (a sender thread on another CPU): the receiving thread's CPU per 10^6 bytes.
   size_t flow_chunk = 0;
   int flow_sender_cpu = -1;                       // -1: one usable CPU, the sender shared it

@@ -214,6 +214,8 @@ t.test('socket terms, flows, faults and reads: every chunk size, consistent shap
     }
     // Reading 1 MiB of just-mapped pages takes real time, whatever the zap medians do around it.
     t.ok(Math.max(...(socket.zerocopy ?? []).map((row) => row.touchUsPerCall)) > 0, 'touch of the largest chunks measured above zero');
+    for (const row of socket.zerocopy ?? [])
+      t.ok(Number.isFinite(row.flipMoveUsPerCall) && row.flipMoveUsPerCall > 0, `flip's move + release ${row.bytes}: ${row.flipMoveUsPerCall} µs, finite and > 0`);
   }
   t.equal(socket.flow.chunkBytes, 256 * KiB);
   t.equal(socket.flow.senderCpu, result.secondThreadCpu, 'the flow sender ran where the second thread did');

@@ -22,7 +22,7 @@ function rows(alone: (n: number) => number, busy: ((n: number) => number) | null
   }));
 }
 
-/** recv hot 0.5+0.25n, cold 1+0.5n; map 2+0.2n, zap 1+0.1n; mremap 3+0.05n (+2/call with a 2nd CPU); anon zap 1+0.3n (+1/call). */
+/** recv hot 0.5+0.25n, cold 1+0.5n; map 2+0.2n, zap 1+0.1n, flip's move + release 6+0.4n; mremap 3+0.05n (+2/call with a 2nd CPU); anon zap 1+0.3n (+1/call). */
 function calibration(overrides: { zerocopy?: boolean; cpus?: 1 | 2; recvHot?: (n: number) => number; dontunmap?: boolean; llc?: number; pmd?: boolean; segment?: boolean } = {}): CalibrationResult {
   const two = (overrides.cpus ?? 2) === 2;
   const hot = overrides.recvHot ?? line(0.5, 0.25);
@@ -44,7 +44,7 @@ function calibration(overrides: { zerocopy?: boolean; cpus?: 1 | 2; recvHot?: (n
     socket: {
       segmentBytes: 4096,
       recvCopy: PAGES.map((n) => ({ bytes: n * 4096, hotUsPerCall: hot(n), coldUsPerCall: 1 + 0.5 * n, calls: 10 })),
-      zerocopy: zerocopy ? PAGES.map((n) => ({ bytes: n * 4096, mapUsPerCall: 2 + 0.2 * n, zapUsPerCall: 1 + 0.1 * n, touchUsPerCall: 0.5 + 1.5 * n, calls: 10, tlbIpisPerCall: null })) : null,
+      zerocopy: zerocopy ? PAGES.map((n) => ({ bytes: n * 4096, mapUsPerCall: 2 + 0.2 * n, zapUsPerCall: 1 + 0.1 * n, touchUsPerCall: 0.5 + 1.5 * n, flipMoveUsPerCall: 6 + 0.4 * n, calls: 10, tlbIpisPerCall: null })) : null,
       zerocopyMissing: zerocopy ? null : 'TCP_ZEROCOPY_RECEIVE disabled by the test switch',
       flow: { chunkBytes: 262144, senderCpu: two ? 1 : null, sender: 'zerocopy', truncateUsPerMB: 100, copyUsPerMB: 150, truncateTwoPagesUsPerMB: overrides.segment === false ? null : 80 },
       fault: { usPerPage: 2, pages: 100 },
@@ -84,7 +84,7 @@ t.test('predictions follow the equations (MTU 4148, 256 KiB, notouch and touch, 
   const s = { mtu: 4148, chunkBytes: 262144, touch: false, otherCpus: 1 };
   const copy = 100 + C * (0.5 + 0.25 * 64);
   const zerocopy = 100 + C * (2 + 0.2 * 64 + (1 + 0.1 * 64) + 1); // map + zap + shootdown on the zap
-  const flip = zerocopy + C * (3 + 0.05 * 64 + 2); // + mremap + its shootdown
+  const flip = zerocopy - C * (1 + 0.1 * 64) + C * (6 + 0.4 * 64 + 2); // the zap in place becomes flip's move + release, + the move's shootdown
   const copyRemap = 100 + C * (0.5 + 0.25 * 64 + 3 + 0.05 * 64 + 1 + 0.3 * 64 + 2 + 1) + P * 2;
   const p = predict(terms, s);
   t.same(p.map((x) => x.mode), ['copy', 'zerocopy', 'flip', 'copy-remap']);
@@ -105,6 +105,12 @@ t.test('predictions follow the equations (MTU 4148, 256 KiB, notouch and touch, 
   t.match(oldTerms.missing.join(), /touch of freshly mapped pages: not in this calibration file/);
   t.ok(near(predict(oldTerms, { ...s, touch: true })[1].usPerMB, zerocopy + P * 0.4), 'an older file: a cold read per mapped page');
   t.ok(near(predict(oldTerms, { ...s, touch: true })[3].usPerMB, copyRemap + P * 0.1), 'and copy-remap a hot read, no new-PTE surcharge');
+  // A file from before flipMoveUsPerCall: flip's move is an anonymous mremap plus a zap in place.
+  for (const row of old.socket.zerocopy!) delete (row as { flipMoveUsPerCall?: number }).flipMoveUsPerCall;
+  const olderTerms = modelTerms(old);
+  t.equal(olderTerms.flipMove, null);
+  t.match(olderTerms.missing.join(), /flip's move onto its destination: not in this calibration file/);
+  t.ok(near(predict(olderTerms, s)[2].usPerMB, zerocopy + C * (3 + 0.05 * 64 + 2)), 'an older file: flip = zerocopy + mremap + its shootdown');
   // Touch that cost nothing measurable on any chunk is a zero line, not a failed fit.
   const free = calibration();
   for (const row of free.socket.zerocopy!) row.touchUsPerCall = 0;
@@ -125,11 +131,11 @@ t.test('2 MiB-slot flips move page tables: one PMD move per 2 MiB instead of 512
   t.ok(near(predictMode(terms, 'flip', s).usPerMB, zerocopy + C4 * 2 * (4 + 3)), 'two PMD moves (4 µs + 3 µs shootdown) per 4 MiB chunk');
   const tail = predictMode(terms, 'flip', { ...s, mtu: 61512 });
   const nMapped = n * (61440 / 61460);
-  const expected = floor(61512) + C4 * (2 + 0.2 * nMapped + 1 + 0.1 * nMapped + 1 + 3 + 0.05 * nMapped + 2) + (1e6 / 61460) * (1 + 0.5 * (20 / 4096));
-  t.ok(near(tail.usPerMB, expected), 'a packet tail breaks whole slots: PTE moves');
+  const expected = floor(61512) + C4 * (2 + 0.2 * nMapped + 1 + 6 + 0.4 * nMapped + 2) + (1e6 / 61460) * (1 + 0.5 * (20 / 4096));
+  t.ok(near(tail.usPerMB, expected), 'a packet tail breaks whole slots: flip\'s PTE move');
   const noPmd = modelTerms(calibration({ pmd: false }));
   t.match(noPmd.missing.join(), /page tables are not 2 MiB here/);
-  t.ok(near(predictMode(noPmd, 'flip', s).usPerMB, zerocopy + C4 * (3 + 0.05 * n + 2)), 'without the PMD term: PTE moves');
+  t.ok(near(predictMode(noPmd, 'flip', s).usPerMB, zerocopy - C4 * (1 + 0.1 * n) + C4 * (6 + 0.4 * n + 2)), 'without the PMD term: flip\'s PTE move');
   const oneCpu = modelTerms(calibration({ cpus: 1 }));
   t.ok(near(predictMode(oneCpu, 'flip', { ...s, otherCpus: 0 }).usPerMB, 100 + C4 * (2 + 0.2 * n + 1 + 0.1 * n) + C4 * 2 * 4), 'alone: PMD moves without shootdown');
 });
@@ -235,6 +241,10 @@ t.test('calibration files: the good one reads back, foreign and corrupt ones get
   bad(JSON.stringify({ ...good, socket: { ...good.socket, zerocopy: negativeTouch } }), /\$\.socket\.zerocopy\[0\]\.touchUsPerCall: expected ≥/, 'a negative touch');
   const noTouch = good.socket.zerocopy!.map(({ touchUsPerCall: _, ...row }) => row);
   t.same(parseCalibration(JSON.stringify({ ...good, socket: { ...good.socket, zerocopy: noTouch } }), 'old.json').socket.zerocopy, noTouch, 'a file from before touchUsPerCall still reads');
+  const noFlipMove = good.socket.zerocopy!.map(({ flipMoveUsPerCall: _, ...row }) => row);
+  t.same(parseCalibration(JSON.stringify({ ...good, socket: { ...good.socket, zerocopy: noFlipMove } }), 'old.json').socket.zerocopy, noFlipMove, 'and one from before flipMoveUsPerCall');
+  const zeroFlip = good.socket.zerocopy!.map((row, i) => (i === 0 ? { ...row, flipMoveUsPerCall: 0 } : row));
+  bad(JSON.stringify({ ...good, socket: { ...good.socket, zerocopy: zeroFlip } }), /\$\.socket\.zerocopy\[0\]\.flipMoveUsPerCall: expected ≥/, 'a zero flip move');
 });
 
 t.test('virtualization verdict from measured figures', async (t) => {

@@ -186,6 +186,7 @@ export function formatPrediction(result: CalibrationResult, terms: ModelTerms = 
         ['TCP_ZEROCOPY_RECEIVE', usPerCallPage(terms.zerocopyMap)],
         ['zap (socket pages)', usPerCallPage(terms.zerocopyZap)],
         ['touch just-mapped pages', usPerCallPage(terms.zerocopyTouch)],
+        ["flip's move + release", usPerCallPage(terms.flipMove)],
         ['zap (anonymous)', usPerCallPage(terms.zapAnon)],
         ['mremap', usPerCallPage(terms.mremap)],
         ['mremap 2 MiB page table', terms.mremapPmd ? `${num(terms.mremapPmd.usPerCall)} µs/call (+${terms.mremapPmd.shootdownUs === null ? 'n/a' : num(terms.mremapPmd.shootdownUs)} with +1 CPU)` : 'not measured'],

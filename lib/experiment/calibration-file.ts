@@ -28,14 +28,14 @@ export const calibrationFileSchema: JsonSchema = open({
   mremapPmd: { ...pageOpRow, type: ['object', 'null'] },
   socket: open({
     recvCopy: { type: 'array', minItems: 1, items: open({ bytes: count, hotUsPerCall: positive, coldUsPerCall: positive }) },
-    // touchUsPerCall is newer than the schema tag: a file without it is read, and the model says so.
+    // touchUsPerCall and flipMoveUsPerCall are newer than the schema tag: a file without them is read, and the model says so.
     zerocopy: {
       type: ['array', 'null'],
       minItems: 1,
       items: {
         type: 'object',
         required: ['bytes', 'mapUsPerCall', 'zapUsPerCall'],
-        properties: { bytes: count, mapUsPerCall: positive, zapUsPerCall: positive, touchUsPerCall: { type: 'number', minimum: 0 } },
+        properties: { bytes: count, mapUsPerCall: positive, zapUsPerCall: positive, touchUsPerCall: { type: 'number', minimum: 0 }, flipMoveUsPerCall: positive },
       },
     },
     zerocopyMissing: { type: ['string', 'null'] },

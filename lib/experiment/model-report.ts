@@ -83,6 +83,7 @@ export function modelReport(report: CompareReport, calibration: CalibrationResul
       termRow('TCP_ZEROCOPY_RECEIVE', terms.zerocopyMap),
       termRow('zap (socket pages)', terms.zerocopyZap),
       termRow('touch, just mapped', terms.zerocopyTouch),
+      termRow("flip's move + release", terms.flipMove),
       termRow('zap (anonymous)', terms.zapAnon),
       termRow('mremap', terms.mremap),
       { term: 'mremap 2 MiB page table', perCallUs: terms.mremapPmd?.usPerCall ?? null, perPageUs: null, perMBUs: null },

@@ -32,6 +32,8 @@ export interface ModelTerms {
   zerocopyZap: Linear | null; // madvise(DONTNEED) of socket-mapped pages
   /** Touch of pages a zero-copy receive just mapped (first access to new PTEs); null: not in this calibration. */
   zerocopyTouch: Linear | null;
+  /** flip's move of mapped pages onto its destination plus the release's madvise there, timed as flip does it; null: not in this calibration. */
+  flipMove: Linear | null;
   mremap: Linear; // one move of present PTEs (PTE path)
   /** One move of a whole 2 MiB page table (PMD path), alone and its extra per other CPU; null where not measured. */
   mremapPmd: { usPerCall: number; shootdownUs: number | null } | null;
@@ -113,6 +115,7 @@ export function modelTerms(c: CalibrationResult): ModelTerms {
   let zerocopyMap: Linear | null = null;
   let zerocopyZap: Linear | null = null;
   let zerocopyTouch: Linear | null = null;
+  let flipMove: Linear | null = null;
   if (c.socket.zerocopy) {
     zerocopyMap = fitLinear(c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.mapUsPerCall })));
     zerocopyZap = fitLinear(c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.zapUsPerCall })));
@@ -120,6 +123,10 @@ export function modelTerms(c: CalibrationResult): ModelTerms {
     if (touched.some((p) => typeof p.y !== 'number'))
       missing.push('touch of freshly mapped pages: not in this calibration file (older pageflip), so touch on mapped pages is costed as a cold read and on the moved pages of copy-remap as a hot read');
     else zerocopyTouch = touched.some((p) => p.y > 0) ? fitLinear(touched) : ZERO;
+    const moved = c.socket.zerocopy.map((r) => ({ n: pages(r.bytes), y: r.flipMoveUsPerCall }));
+    if (moved.some((p) => typeof p.y !== 'number'))
+      missing.push("flip's move onto its destination: not in this calibration file (older pageflip), so it is costed as an anonymous mremap plus a zap of socket pages");
+    else flipMove = fitLinear(moved);
   } else {
     missing.push(`zero-copy receive (TCP_ZEROCOPY_RECEIVE map and zap): ${c.socket.zerocopyMissing ?? 'not measured'}`);
   }
@@ -156,6 +163,7 @@ export function modelTerms(c: CalibrationResult): ModelTerms {
     zerocopyMap,
     zerocopyZap,
     zerocopyTouch,
+    flipMove,
     mremap,
     mremapPmd,
     zapAnon,
@@ -186,7 +194,7 @@ export function mappable(mtu: number, pageSize: number): { payload: number; mapp
  *   calls per MB  C = 10^6 / chunk;  pages per call n = chunk / page;  pages per MB P = 10^6 / page
  *   copy       = F + C·recv(n)                                         + touch·P·readHot
  *   zerocopy   = F + C·(map(n') + zap(n') + S_zap(n'))   + tail        + touch·T
- *   flip       = F + C·(map(n') + mremap(n') + zap(n') + S_mremap(n') + S_zap(n')) + tail + touch·T
+ *   flip       = F + C·(map(n') + flipMove(n') + S_mremap(n') + S_zap(n')) + tail + touch·T
  *   copy-remap = F + C·(recv(n) + mremap(n) + zapAnon(n) + S_mremap(n) + S_zap(n)) + P·fault + touch·(P·readHot + C·pte(n))
  * F = floorAt(mtu): what every mode pays for the packets whatever it does with the bytes, measured
  * at one page per segment and corrected by segmentUs for the segments per MB the MTU saves.
@@ -198,9 +206,11 @@ export function mappable(mtu: number, pageSize: number): { payload: number; mapp
  * copied rest a cold read. Flip's moved pages are taken to cost the same (not timed apart).
  * pte(n) = max(0, mappedTouch(n) − n·readCold): what new PTEs add to a first read; copy-remap's
  * moved pages are cached (just copied) and pay it on top of a hot read (not timed apart either).
+ * flipMove = the move onto a destination that holds the last move's (dropped) socket VMA, plus the
+ * release's madvise there, timed as flip does it; a file without it: mremap(n') + zap(n').
  * S_x = the extra per-call cost of x with `otherCpus` other CPUs running the process's threads.
  * A flip of whole 2 MiB slots (chunk a multiple of 2 MiB, whole pages per packet) moves page
- * tables: mremap(n') + S_mremap(n') becomes (chunk / 2 MiB)·(pmdMove + S_pmdMove).
+ * tables: flipMove(n') + S_mremap(n') becomes zap(n') + (chunk / 2 MiB)·(pmdMove + S_pmdMove).
  */
 export function predictMode(terms: ModelTerms, mode: ModelMode, s: Scenario): { usPerMB: number | null; missing: string[] } {
   const page = terms.pageSize;
@@ -231,8 +241,8 @@ export function predictMode(terms: ModelTerms, mode: ModelMode, s: Scenario): { 
   if (mapped === 0) return { usPerMB: null, missing: [`MTU ${s.mtu}: a packet carries less than a page, so nothing is mapped (the mode falls back to copying)`] };
   const share = mapped / payload;
   const nMapped = n * share;
-  let perCall = cost(terms.zerocopyMap!, nMapped) + cost(terms.zerocopyZap!, nMapped) + cost(sZap!, nMapped);
-  if (mode === 'flip') perCall += flipMove(terms, s, n, nMapped, sMove!);
+  let perCall = cost(terms.zerocopyMap!, nMapped) + cost(sZap!, nMapped);
+  perCall += mode === 'flip' ? flipMoveAndRelease(terms, s, n, nMapped, sMove!) : cost(terms.zerocopyZap!, nMapped);
   const rest = payload - mapped;
   const tail = rest > 0 ? (MB / payload) * cost(terms.recvCold, rest / page) : 0;
   const touch = terms.zerocopyTouch
@@ -241,11 +251,15 @@ export function predictMode(terms: ModelTerms, mode: ModelMode, s: Scenario): { 
   return { usPerMB: F + calls * perCall + tail + (s.touch ? touch : 0), missing };
 }
 
-function flipMove(terms: ModelTerms, s: Scenario, n: number, nMapped: number, sMove: Linear): number {
+/** flip's move of the mapped pages and the release's drop of them at the destination, per call. */
+function flipMoveAndRelease(terms: ModelTerms, s: Scenario, n: number, nMapped: number, sMove: Linear): number {
   const pmd = terms.mremapPmd;
   const wholeSlots = s.chunkBytes % PMD_BYTES === 0 && nMapped === n;
-  if (!pmd || !wholeSlots || (s.otherCpus > 0 && pmd.shootdownUs === null)) return cost(terms.mremap, nMapped) + cost(sMove, nMapped);
-  return (s.chunkBytes / PMD_BYTES) * (pmd.usPerCall + (s.otherCpus > 0 ? pmd.shootdownUs! : 0));
+  const zap = cost(terms.zerocopyZap!, nMapped);
+  if (pmd && wholeSlots && !(s.otherCpus > 0 && pmd.shootdownUs === null))
+    return zap + (s.chunkBytes / PMD_BYTES) * (pmd.usPerCall + (s.otherCpus > 0 ? pmd.shootdownUs! : 0));
+  const move = terms.flipMove ? cost(terms.flipMove, nMapped) : cost(terms.mremap, nMapped) + zap;
+  return move + cost(sMove, nMapped);
 }
 
 /** Every mode's prediction in one scenario, with its ratio to copy. */
