@@ -300,7 +300,8 @@ t.test('leaves no threads or mappings behind', async (t) => {
   t.equal(threadCount(), threadsBefore, `thread count back to ${threadsBefore}: every thread joined`);
   const grown = virtualBytes() - vsizeBefore;
   t.ok(grown < 32 * MiB, `address space grew by ${(grown / MiB).toFixed(1)} MiB (one run's leak would be >= 96 MiB)`);
-  // V8 maps and unmaps 256 KiB heap pages as it likes; a leak would be ~70 VMAs per run.
+  // V8 (and ASan's allocator, in the sanitizer run) map and unmap heap pages as they like: between
+  // -83 and +46 VMAs over the same four runs here. A leak would be ~70 VMAs per run, +280 by now.
   const extraMaps = mappingCount() - mapsBefore;
-  t.ok(extraMaps <= 40, `mapping count near baseline (${extraMaps >= 0 ? '+' : ''}${extraMaps} VMAs)`);
+  t.ok(extraMaps <= 140, `mapping count near baseline (${extraMaps >= 0 ? '+' : ''}${extraMaps} VMAs)`);
 });
