@@ -4,7 +4,7 @@ import t from 'tap';
 import type { CalibrationResult } from '../lib/experiment/calibrate.js';
 import { parseCalibration } from '../lib/experiment/calibration-file.js';
 import { crossoverChunk, fitLinear, mappable, modelTerms, predict, predictMode } from '../lib/experiment/model.js';
-import { modelReport, otherCpusFor, ratioError } from '../lib/experiment/model-report.js';
+import { modelReport, otherCpusFor, ratioError, withinMeasuredSpread } from '../lib/experiment/model-report.js';
 import { assessVirtualization } from '../lib/experiment/virtualization.js';
 import { parseReport, renderHtml, renderJson, renderTable } from '../lib/report/index.js';
 import type { PageOpRow } from '../lib/native.js';
@@ -207,14 +207,27 @@ t.test('the model beside a compare report: rows, measured ratios, JSON round tri
   const m = report.model;
   const modes = report.config.modes.filter((mode) => ['copy', 'zerocopy', 'flip', 'copy-remap'].includes(mode));
   t.equal(m.rows.length, report.config.mtus.length * report.config.touch.length * modes.length, 'a row per MTU, touch and modelled mode');
+  const medianOf = (xs: number[]) => {
+    xs = [...xs].sort((a, b) => a - b);
+    return xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
+  };
+  t.ok(m.rows.some((r) => r.measuredSpread), 'the fixture has paired rows');
   for (const row of m.rows.filter((r) => r.mode !== 'copy' && r.measuredRatio !== null)) {
-    const median = (mode: string) => {
-      const xs = report.runs.filter((r) => r.mode === mode && r.mtu === row.mtu && r.touch === row.touch && r.sender === row.sender).map((r) => r.receiverThread!.usPerMB).sort((a, b) => a - b);
-      return xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
-    };
-    t.ok(near(row.measuredRatio, median(row.mode) / median('copy')), `${row.mode} ${row.mtu} ${row.touch}: measured ratio is the medians' ratio`);
+    const runsOf = (mode: string) => report.runs.filter((r) => r.mode === mode && r.mtu === row.mtu && r.touch === row.touch && r.sender === row.sender && r.receiverThread);
+    const copyByRepeat = new Map(runsOf('copy').map((r) => [r.repeat, r.receiverThread!.usPerMB]));
+    const ratios = runsOf(row.mode).filter((r) => copyByRepeat.has(r.repeat)).map((r) => r.receiverThread!.usPerMB / copyByRepeat.get(r.repeat)!);
+    t.ok(near(row.measuredRatio, medianOf(ratios)), `${row.mode} ${row.mtu} ${row.touch}: measured ratio is the median of the per-repeat ratios`);
+    t.same(row.measuredSpread, { min: Math.min(...ratios), max: Math.max(...ratios), pairs: ratios.length }, 'with their min–max and count');
     t.ok(near(ratioError(row), row.predictedRatio! / row.measuredRatio! - 1));
+    t.equal(withinMeasuredSpread(row), row.predictedRatio! >= row.measuredSpread!.min && row.predictedRatio! <= row.measuredSpread!.max);
   }
+  // Runs from separate compares (no repeat has both): the medians' ratio, no spread.
+  const unpaired = { ...report, runs: report.runs.map((r) => (r.mode === 'copy' ? { ...r, repeat: r.repeat + 1000 } : r)) };
+  const lone = modelReport(unpaired, calibration(), 'fixture').rows.find((r) => r.mode !== 'copy' && r.measuredRatio !== null)!;
+  const usOf = (mode: string) => medianOf(unpaired.runs.filter((r) => r.mode === mode && r.mtu === lone.mtu && r.touch === lone.touch && r.sender === lone.sender && r.receiverThread).map((r) => r.receiverThread!.usPerMB));
+  t.ok(near(lone.measuredRatio, usOf(lone.mode) / usOf('copy')), 'unpaired: the medians\' ratio');
+  t.equal(lone.measuredSpread, undefined, 'unpaired: no spread');
+  t.equal(withinMeasuredSpread(lone), null);
   const back = parseReport(renderJson(report));
   t.same(back.model, m, 'the model survives the JSON round trip and validates');
   t.match(renderTable(report), /Cost model: predicted vs measured/);

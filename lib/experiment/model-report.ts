@@ -3,7 +3,7 @@
 import type { CalibrationResult } from './calibration-file.js';
 import { crossoverChunk, modelTerms, predict, type Linear } from './model.js';
 import { MODEL_MODES, type ModelMode } from '../vocabulary.js';
-import { spread } from './stats.js';
+import { pairedRatio, spread } from './stats.js';
 import type { CompareConfig, CompareReport, ModelReport, ModelRow, RunResult } from './types.js';
 
 /**
@@ -21,13 +21,25 @@ function termRow(term: string, line: Linear | null): ModelReport['terms'][number
   return { term, perCallUs: line?.perCallUs ?? null, perPageUs: line?.perPageUs ?? null, perMBUs: null };
 }
 
-/** Median receiver-thread CPU-µs/MB of one point (one flow, the run's layout), or null when no run of it measured the thread. */
-function measured(runs: RunResult[], config: CompareConfig, chunkBytes: number, mode: ModelMode, mtu: number, touch: boolean): number | null {
-  const values = runs
+/** The runs of one point (one flow, the run's layout) that measured the receiver thread. */
+function pointRuns(runs: RunResult[], config: CompareConfig, chunkBytes: number, mode: ModelMode, mtu: number, touch: boolean): RunResult[] {
+  return runs
     .filter((r) => r.mode === mode && r.mtu === mtu && r.touch === touch && r.sender === config.sender && r.receiverThread)
-    .filter((r) => (r.chunkBytes ?? config.chunkBytes) === chunkBytes && (r.flows?.length ?? 1) === 1 && (r.layout === 'threads') === (config.layout === 'threads'))
-    .map((r) => r.receiverThread!.usPerMB);
-  return values.length ? spread(values).median : null;
+    .filter((r) => (r.chunkBytes ?? config.chunkBytes) === chunkBytes && (r.flows?.length ?? 1) === 1 && (r.layout === 'threads') === (config.layout === 'threads'));
+}
+
+const receiverUsPerMB = (r: RunResult) => r.receiverThread!.usPerMB;
+
+/**
+ * A mode's measured ratio to copy: the median of per-repeat ratios (each repeat's copy and mode ran
+ * minutes apart at most, so host drift between repeats cancels), with their min–max; the medians'
+ * ratio when no repeat has both (a report merged from separate runs).
+ */
+function measuredRatio(own: RunResult[], copy: RunResult[]): Pick<ModelRow, 'measuredRatio' | 'measuredSpread'> {
+  const paired = pairedRatio(own, copy, receiverUsPerMB);
+  if (paired) return { measuredRatio: paired.median, measuredSpread: { min: paired.min, max: paired.max, pairs: paired.pairs } };
+  const [a, b] = [own, copy].map((runs) => (runs.length ? spread(runs.map(receiverUsPerMB)).median : null));
+  return { measuredRatio: a === null || b === null || b <= 0 ? null : a / b };
 }
 
 /** The model section for `report`, from `calibration` (`source` says where it came from). */
@@ -43,12 +55,12 @@ export function modelReport(report: CompareReport, calibration: CalibrationResul
   for (const mtu of config.mtus)
     for (const touch of config.touch) {
       const own = chunkBytes === config.chunkBytes;
-      const copy = measured(runs, config, chunkBytes, 'copy', mtu, touch);
-      if (!own && copy === null) continue;
+      const copy = pointRuns(runs, config, chunkBytes, 'copy', mtu, touch);
+      if (!own && copy.length === 0) continue;
       const predictions = predict(terms, { mtu, touch, chunkBytes, otherCpus }, modes);
       for (const p of predictions) {
-        const us = measured(runs, config, chunkBytes, p.mode, mtu, touch);
-        if (!own && us === null) continue;
+        const mine = pointRuns(runs, config, chunkBytes, p.mode, mtu, touch);
+        if (!own && mine.length === 0) continue;
         rows.push({
           ...(own ? {} : { chunkBytes }),
           mtu,
@@ -57,8 +69,8 @@ export function modelReport(report: CompareReport, calibration: CalibrationResul
           sender: config.sender,
           predictedUsPerMB: p.usPerMB,
           predictedRatio: p.ratio,
-          measuredUsPerMB: us,
-          measuredRatio: p.mode === 'copy' || us === null || copy === null || copy <= 0 ? null : us / copy,
+          measuredUsPerMB: mine.length ? spread(mine.map(receiverUsPerMB)).median : null,
+          ...(p.mode === 'copy' ? { measuredRatio: null } : measuredRatio(mine, copy)),
           missing: p.missing,
         });
       }
@@ -98,6 +110,12 @@ export function modelReport(report: CompareReport, calibration: CalibrationResul
     crossover,
     host: calibration.virtualization.summary,
   };
+}
+
+/** Whether a row's predicted ratio lies within the min–max of its per-repeat measured ratios (null: not judged). */
+export function withinMeasuredSpread(row: ModelRow): boolean | null {
+  if (row.predictedRatio === null || !row.measuredSpread) return null;
+  return row.predictedRatio >= row.measuredSpread.min && row.predictedRatio <= row.measuredSpread.max;
 }
 
 /** Predicted ÷ measured − 1 of a row's ratio, or null when either side is missing. */

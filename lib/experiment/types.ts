@@ -269,7 +269,9 @@ export interface ModelRow {
   predictedUsPerMB: number | null; // null: a term it needs was not measured (see missing)
   predictedRatio: number | null; // ÷ copy's prediction; null for copy
   measuredUsPerMB: number | null; // median receiver-thread CPU-µs/MB over repeats
-  measuredRatio: number | null; // ÷ copy's measured median; null for copy
+  measuredRatio: number | null; // median of the per-repeat ratios to copy (the medians' ratio when none pair); null for copy
+  /** The per-repeat ratios' min–max and how many repeats paired; absent for copy, unpaired rows and older reports. */
+  measuredSpread?: { min: number; max: number; pairs: number };
   missing: string[];
   /** The row's chunk when it is not the report's (the 2 MiB rows); absent: model.chunkBytes. */
   chunkBytes?: number;

@@ -46,11 +46,17 @@ function cells(row: ModelRow): string[] {
     fixed(row.measuredUsPerMB),
     row.mode === 'copy' ? '—' : ratio(row.predictedRatio),
     row.mode === 'copy' ? '—' : ratio(row.measuredRatio),
+    row.mode === 'copy' ? '—' : range(row),
     error(row),
   ];
 }
 
-const HEADER = ['MTU', 'data', 'mode', 'pred µs/MB', 'meas µs/MB', 'pred ÷copy', 'meas ÷copy', 'pred/meas−1'];
+function range(row: ModelRow): string {
+  const s = row.measuredSpread;
+  return s ? `${s.min.toFixed(2)}–${s.max.toFixed(2)}x (${s.pairs})` : NA;
+}
+
+const HEADER = ['MTU', 'data', 'mode', 'pred µs/MB', 'meas µs/MB', 'pred ÷copy', 'meas ÷copy', 'meas min–max (pairs)', 'pred/meas−1'];
 
 /** Terminal lines (no colour); empty when the report has no model. */
 export function modelTableLines(report: CompareReport, wrap: (text: string, first: string, rest: string) => string[]): string[] {
@@ -60,7 +66,7 @@ export function modelTableLines(report: CompareReport, wrap: (text: string, firs
   const widths = HEADER.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => `  ${r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`.trimEnd();
   const out = [
-    `Cost model: predicted vs measured receiver-thread CPU per MB (${model.chunkBytes / 1024} KiB chunks, ${model.otherCpus} other CPU(s) running the process)`,
+    `Cost model: predicted vs measured receiver-thread CPU per MB (${model.chunkBytes / 1024} KiB chunks, ${model.otherCpus} other CPU(s) running the process); measured ratios are per-repeat ratios to copy`,
     line(HEADER),
     ...rows.map(line),
     ...wrap(`crossover (predicted): ${crossoverLines(model).join('; ')}`, '  ', '    '),

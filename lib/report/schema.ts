@@ -36,7 +36,7 @@ const NEWER_POINT = ['layout', 'flows', 'receiver', 'senderCpuPercent', 'chunkBy
 const NEWER_SUMMARY = ['receiverBest', 'receiverVerdict', 'floor'];
 const NEWER_REPORT = ['error', 'model'];
 // Only on model rows of a chunk other than the report's (the 2 MiB rows).
-const NEWER_MODEL_ROW = ['chunkBytes'];
+const NEWER_MODEL_ROW = ['chunkBytes', 'measuredSpread'];
 /** The optional fields of each object (by $defs name, 'report' for the top), for the schema's own test. */
 export const OPTIONAL_FIELDS: Record<string, string[]> = {
   perfCounter: ['reason'],
@@ -222,6 +222,7 @@ export const compareReportSchema: JsonSchema = {
       predictedRatio: nullableNum,
       measuredUsPerMB: nullableNum,
       measuredRatio: nullableNum,
+      measuredSpread: object({ min: num, max: num, pairs: { type: 'integer', minimum: 1 } }),
       missing: { type: 'array', items: str },
       chunkBytes: { type: 'integer', minimum: 1 },
     }, NEWER_MODEL_ROW),
