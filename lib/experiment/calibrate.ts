@@ -3,7 +3,7 @@
 // (native/calibrate.cc); this file only forwards the options and prints the result.
 import { binding, type CalibrationOptions, type NativeCalibration, type PageOpFigure, type PageOpRow } from '../native.js';
 import { CALIBRATION_SCHEMA, type CalibrationResult } from './calibration-file.js';
-import { crossoverChunk, modelTerms, predict, type ModelTerms } from './model.js';
+import { crossoverChunk, modelTerms, predict, termRows, type ModelTerms, type TermRow } from './model.js';
 import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MODEL_MODES, MOVING_MODES, PMD_BYTES } from '../vocabulary.js';
 import { virtualizationInfo, type VirtualizationInfo } from './virtualization.js';
 
@@ -167,35 +167,25 @@ export function crossoverSummary(result: CalibrationResult): string {
 const PREDICTION_MTUS = [4148, 8244];
 const PREDICTION_CHUNK = DEFAULT_CHUNK_BYTES;
 
-function usPerCallPage(line: { perCallUs: number; perPageUs: number } | null): string {
-  return line ? `${num(line.perCallUs)} µs/call + ${num(line.perPageUs)} µs/page` : 'not measured';
+/** A term's cost in the units it has. */
+function cost(row: TermRow): string {
+  const parts = [
+    row.perMBUs === null ? null : `${num(row.perMBUs)} µs/MB`,
+    row.perCallUs === null ? null : `${num(row.perCallUs)} µs/call`,
+    row.perPageUs === null ? null : `${num(row.perPageUs)} µs/page`,
+  ].filter((p) => p !== null);
+  return parts.length ? parts.join(' + ') : 'not measured';
 }
 
 /** The model's terms (fitted per call + per page) and its prediction for compare's default runs. */
 export function formatPrediction(result: CalibrationResult, terms: ModelTerms = modelTerms(result)): string[] {
-  const sd = terms.shootdown[1];
+  const pmdShootdown = terms.mremapPmd?.shootdownUs;
   const out = [
     'cost model terms (fitted: per call + per page; see README "The cost model")',
-    ...table(
-      ['term', 'cost'],
-      [
-        [`floor (MSG_TRUNC flow)`, `${num(terms.floorUsPerMB)} µs/MB (the same flow copying: ${num(terms.flowCopyUsPerMB)} µs/MB)`],
-        ['one more segment', terms.segmentUs === null ? 'not measured' : `${num(terms.segmentUs)} µs/segment`],
-        ['recv copy (hot)', usPerCallPage(terms.recvHot)],
-        ['recv copy (cold)', usPerCallPage(terms.recvCold)],
-        ['TCP_ZEROCOPY_RECEIVE', usPerCallPage(terms.zerocopyMap)],
-        ['zap (socket pages)', usPerCallPage(terms.zerocopyZap)],
-        ['touch just-mapped pages', usPerCallPage(terms.zerocopyTouch)],
-        ["flip's move + release", usPerCallPage(terms.flipMove)],
-        ['zap (anonymous)', usPerCallPage(terms.zapAnon)],
-        ['mremap', usPerCallPage(terms.mremap)],
-        ['mremap 2 MiB page table', terms.mremapPmd ? `${num(terms.mremapPmd.usPerCall)} µs/call (+${terms.mremapPmd.shootdownUs === null ? 'n/a' : num(terms.mremapPmd.shootdownUs)} with +1 CPU)` : 'not measured'],
-        ['shootdown +1 CPU: mremap', sd ? usPerCallPage(sd.mremap) : 'not measured'],
-        ['shootdown +1 CPU: zap', sd ? usPerCallPage(sd.zap) : 'not measured'],
-        ['page fault', `${num(terms.faultUsPerPage)} µs/page`],
-        ['touch (read a page)', `${num(terms.readHotUsPerPage)} hot, ${num(terms.readColdUsPerPage)} cold µs/page`],
-      ].map(([a, b]) => [a.padEnd(26), b]),
-    ),
+    // padEnd: left-aligned names (the table right-aligns every column).
+    ...table(['term'.padEnd(36), 'cost'], termRows(terms).map((row) => [row.term.padEnd(36), cost(row)])),
+    `  check (not in the equations): the floor's flow, copying: ${num(terms.flowCopyUsPerMB)} µs/MB`,
+    ...(pmdShootdown == null ? [] : [`  a 2 MiB page-table move with +1 CPU: +${num(pmdShootdown)} µs/call`]),
     '',
     `predicted receiver CPU-µs per MB at ${PREDICTION_CHUNK / 1024} KiB chunks (× copy); other CPUs = CPUs running threads of the process`,
   ];

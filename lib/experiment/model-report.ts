@@ -1,7 +1,7 @@
 // The cost model beside a compare: for every measured mode ratio, the model's prediction from a
 // calibration of this host. Additive: a report without a calibration has no `model` field.
 import type { CalibrationResult } from './calibration-file.js';
-import { crossoverChunk, modelTerms, predict, type Linear } from './model.js';
+import { crossoverChunk, modelTerms, predict, termRows } from './model.js';
 import { MODEL_MODES, type ModelMode } from '../vocabulary.js';
 import { pairedRatio, spread } from './stats.js';
 import type { CompareConfig, CompareReport, ModelReport, ModelRow, RunResult } from './types.js';
@@ -15,10 +15,6 @@ export function otherCpusFor(config: CompareConfig): number {
   // layouts) shares its page tables; a sender process or another host does not.
   const senderThread = config.network !== 'peer' && (config.layout ?? 'threads') === 'threads';
   return senderThread && config.cpus && config.cpus.rx !== config.cpus.tx ? 1 : 0;
-}
-
-function termRow(term: string, line: Linear | null): ModelReport['terms'][number] {
-  return { term, perCallUs: line?.perCallUs ?? null, perPageUs: line?.perPageUs ?? null, perMBUs: null };
 }
 
 /** The runs of one point (one flow, the run's layout) that measured the receiver thread. */
@@ -82,29 +78,11 @@ export function modelReport(report: CompareReport, calibration: CalibrationResul
         config.touch.map((touch) => ({ mode, mtu, touch, ...crossoverChunk(terms, mode, { mtu, touch, otherCpus }) })),
       ),
     );
-  const shoot = terms.shootdown[1];
   return {
     source,
     otherCpus,
     chunkBytes: config.chunkBytes,
-    terms: [
-      { term: 'floor (MSG_TRUNC flow)', perCallUs: null, perPageUs: null, perMBUs: terms.floorUsPerMB },
-      { term: 'one segment (µs/segment in µs/call)', perCallUs: terms.segmentUs, perPageUs: null, perMBUs: null },
-      termRow('recv copy (hot)', terms.recvHot),
-      termRow('recv copy (cold)', terms.recvCold),
-      termRow('TCP_ZEROCOPY_RECEIVE', terms.zerocopyMap),
-      termRow('zap (socket pages)', terms.zerocopyZap),
-      termRow('touch, just mapped', terms.zerocopyTouch),
-      termRow("flip's move + release", terms.flipMove),
-      termRow('zap (anonymous)', terms.zapAnon),
-      termRow('mremap', terms.mremap),
-      { term: 'mremap 2 MiB page table', perCallUs: terms.mremapPmd?.usPerCall ?? null, perPageUs: null, perMBUs: null },
-      termRow('shootdown +1 CPU: mremap', shoot?.mremap ?? null),
-      termRow('shootdown +1 CPU: zap', shoot?.zap ?? null),
-      { term: 'page fault', perCallUs: null, perPageUs: terms.faultUsPerPage, perMBUs: null },
-      { term: 'touch, hot', perCallUs: null, perPageUs: terms.readHotUsPerPage, perMBUs: null },
-      { term: 'touch, cold', perCallUs: null, perPageUs: terms.readColdUsPerPage, perMBUs: null },
-    ],
+    terms: termRows(terms),
     missing: terms.missing,
     rows,
     crossover,

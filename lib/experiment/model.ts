@@ -49,6 +49,38 @@ export interface ModelTerms {
   missing: string[];
 }
 
+/** One term as calibrate prints it and the report carries it: per call, per page or per MB (null: not that kind, or not measured). */
+export interface TermRow {
+  term: string;
+  perCallUs: number | null;
+  perPageUs: number | null;
+  perMBUs: number | null;
+}
+
+/** The model's terms in print order: the one list `calibrate`, the table, the HTML and the JSON show. */
+export function termRows(terms: ModelTerms): TermRow[] {
+  const row = (term: string, line: Linear | null): TermRow => ({ term, perCallUs: line?.perCallUs ?? null, perPageUs: line?.perPageUs ?? null, perMBUs: null });
+  const shoot = terms.shootdown[1];
+  return [
+    { term: 'floor (MSG_TRUNC flow)', perCallUs: null, perPageUs: null, perMBUs: terms.floorUsPerMB },
+    { term: 'one segment (µs/segment in µs/call)', perCallUs: terms.segmentUs, perPageUs: null, perMBUs: null },
+    row('recv copy (hot)', terms.recvHot),
+    row('recv copy (cold)', terms.recvCold),
+    row('TCP_ZEROCOPY_RECEIVE', terms.zerocopyMap),
+    row('zap (socket pages)', terms.zerocopyZap),
+    row('touch, just mapped', terms.zerocopyTouch),
+    row("flip's move + release", terms.flipMove),
+    row('zap (anonymous)', terms.zapAnon),
+    row('mremap', terms.mremap),
+    { term: 'mremap 2 MiB page table', perCallUs: terms.mremapPmd?.usPerCall ?? null, perPageUs: null, perMBUs: null },
+    row('shootdown +1 CPU: mremap', shoot?.mremap ?? null),
+    row('shootdown +1 CPU: zap', shoot?.zap ?? null),
+    { term: 'page fault', perCallUs: null, perPageUs: terms.faultUsPerPage, perMBUs: null },
+    { term: 'touch, hot', perCallUs: null, perPageUs: terms.readHotUsPerPage, perMBUs: null },
+    { term: 'touch, cold', perCallUs: null, perPageUs: terms.readColdUsPerPage, perMBUs: null },
+  ];
+}
+
 export interface Scenario {
   mtu: number;
   chunkBytes: number;
