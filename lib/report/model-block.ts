@@ -66,7 +66,7 @@ export function modelTableLines(report: CompareReport, wrap: (text: string, firs
   const widths = HEADER.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => `  ${r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`.trimEnd();
   const out = [
-    `Cost model: predicted vs measured receiver-thread CPU per MB (${model.chunkBytes / 1024} KiB chunks, ${model.otherCpus} other CPU(s) running the process); measured ratios are per-repeat ratios to copy`,
+    ...wrap(`Cost model: predicted vs measured receiver-thread CPU per MB (${model.chunkBytes / 1024} KiB chunks, ${model.otherCpus} other CPU(s) running the process); measured ratios to copy are per repeat (median, min–max)`, '', '  '),
     line(HEADER),
     ...rows.map(line),
     ...wrap(`crossover (predicted): ${crossoverLines(model).join('; ')}`, '  ', '    '),

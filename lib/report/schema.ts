@@ -35,7 +35,8 @@ const NEWER_RUN = ['layout', 'pids', 'sides', 'receiverEfficiency', 'otherCpu', 
 const NEWER_POINT = ['layout', 'flows', 'receiver', 'senderCpuPercent', 'chunkBytes', 'pmdShare'];
 const NEWER_SUMMARY = ['receiverBest', 'receiverVerdict', 'floor'];
 const NEWER_REPORT = ['error', 'model'];
-// Only on model rows of a chunk other than the report's (the 2 MiB rows).
+// chunkBytes: only on rows of a chunk other than the report's (the 2 MiB rows); measuredSpread:
+// only where a mode's runs paired with copy's by repeat (never on copy's row; not in older reports).
 const NEWER_MODEL_ROW = ['chunkBytes', 'measuredSpread'];
 /** The optional fields of each object (by $defs name, 'report' for the top), for the schema's own test. */
 export const OPTIONAL_FIELDS: Record<string, string[]> = {
