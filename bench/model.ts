@@ -6,7 +6,8 @@
 // Options: --quick (quick calibration, 0.5 s runs), --seconds N per run (default 2), --repeats N
 // (default 7: the host drifts up to 2x between quiet runs, so ratios are paired per repeat),
 // --chunk BYTES (default 256 KiB).
-// It also runs discard (the floor) and prints, per point, the receiver CPU's whole bill from
+// It also runs discard (the floor), judges the model on the receiver's CPUs too (the model's rows'
+// receiverSide: README "The cost model"), and prints, per point, the receiver CPU's whole bill from
 // /proc/stat (softirq included) beside the receiver thread's: with RPS the packets' receive work
 // runs on the receiver's CPU, in whichever thread is running there, so a busier mode's thread
 // absorbs more of it; calibrate's flow (no RPS) bills none of it to the receiver.
@@ -54,6 +55,14 @@ try {
     console.log(`  miss: ${row.mode} at ${row.mtu} ${row.touch ? 'touch' : 'notouch'}: predicted ${row.predictedRatio!.toFixed(2)}x, measured ${row.measuredRatio!.toFixed(2)}x` +
       (s ? ` (per-repeat ${s.min.toFixed(2)}–${s.max.toFixed(2)}x over ${s.pairs}: ${where})` : ''));
   }
+  const sides = report.model.rows.filter((row) => row.receiverSide);
+  const sideError = (row: (typeof sides)[number]) => row.receiverSide!.predictedRatio / row.receiverSide!.measuredRatio - 1;
+  const sideWithin = sides.filter((row) => Math.abs(sideError(row)) <= 0.25);
+  const sideInSpread = sides.filter((row) => row.receiverSide!.predictedRatio >= row.receiverSide!.measuredSpread.min && row.receiverSide!.predictedRatio <= row.receiverSide!.measuredSpread.max);
+  console.log('');
+  console.log(`on the receiver's CPUs (floor from this run's discard): within ±25 %: ${sideWithin.length} of ${sides.length}; inside the per-repeat min–max: ${sideInSpread.length} of ${sides.length}`);
+  for (const row of sides.filter((r) => !sideWithin.includes(r)))
+    console.log(`  miss: ${row.mode} at ${row.mtu} ${row.touch ? 'touch' : 'notouch'}: predicted ${row.receiverSide!.predictedRatio.toFixed(2)}x, measured ${row.receiverSide!.measuredRatio.toFixed(2)}x`);
   console.log('');
   console.log(receiverBillLines(report.runs, report.config.sender).join('\n'));
   console.log(`wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -3,7 +3,7 @@
 import t from 'tap';
 import type { CalibrationResult } from '../lib/experiment/calibrate.js';
 import { parseCalibration } from '../lib/experiment/calibration-file.js';
-import { crossoverChunk, fitLinear, mappable, modelTerms, predict, predictMode } from '../lib/experiment/model.js';
+import { crossoverChunk, fitLinear, floorAt, mappable, modelTerms, predict, predictMode } from '../lib/experiment/model.js';
 import { modelReport, otherCpusFor, ratioError, withinMeasuredSpread } from '../lib/experiment/model-report.js';
 import { assessVirtualization } from '../lib/experiment/virtualization.js';
 import { parseReport, renderHtml, renderJson, renderTable } from '../lib/report/index.js';
@@ -236,6 +236,45 @@ t.test('the model beside a compare report: rows, measured ratios, JSON round tri
   const broken = JSON.parse(renderJson(report));
   broken.model.rows[0].mode = 'teleport';
   t.throws(() => parseReport(JSON.stringify(broken)), { code: 'ERR_PAGEFLIP_BAD_REPORT', message: /model\.rows\[0\]\.mode/ });
+});
+
+t.test("the model on the receiver's CPUs: this compare's discard floor D for calibrate's F", async (t) => {
+  const report = fixtureReport();
+  t.equal(modelReport(report, calibration(), 'fixture').receiverSideFloor, undefined, 'no discard runs: no floor');
+  t.ok(modelReport(report, calibration(), 'fixture').rows.every((r) => r.receiverSide === undefined), 'and no receiver-side ratios');
+  // Discard runs made from copy's notouch runs, their receiver side at 80 % of copy's.
+  const discard = report.runs
+    .filter((r) => r.mode === 'copy' && r.sender === 'zerocopy' && !r.touch)
+    .map((r) => ({ ...r, mode: 'discard' as const, sides: { ...r.sides!, receiver: { ...r.sides!.receiver, usPerMB: r.sides!.receiver.usPerMB * 0.8 } } }));
+  report.runs.push(...discard);
+  report.config.modes = [...report.config.modes, 'discard'];
+  const m = modelReport(report, calibration(), 'fixture');
+  const terms = modelTerms(calibration());
+  const medianOf = (xs: number[]) => {
+    xs = [...xs].sort((a, b) => a - b);
+    return xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
+  };
+  for (const mtu of report.config.mtus) {
+    const D = medianOf(discard.filter((r) => r.mtu === mtu).map((r) => r.sides.receiver.usPerMB));
+    t.same(m.receiverSideFloor?.find((f) => f.mtu === mtu), { mtu, usPerMB: D }, `${mtu}: D is discard's receiver-side median`);
+  }
+  const sided = m.rows.filter((r) => r.receiverSide);
+  t.ok(sided.length > 0 && sided.every((r) => r.mode !== 'copy'), 'ratios for the modes beside copy');
+  for (const row of sided) {
+    const D = m.receiverSideFloor!.find((f) => f.mtu === row.mtu)!.usPerMB;
+    const F = floorAt(terms, row.mtu);
+    const copy = m.rows.find((r) => r.mode === 'copy' && r.mtu === row.mtu && r.touch === row.touch)!;
+    t.ok(near(row.receiverSide!.predictedRatio, (D + row.predictedUsPerMB! - F) / (D + copy.predictedUsPerMB! - F)), `${row.mode} ${row.mtu} ${row.touch}: (D + mode − F) ÷ (D + copy − F)`);
+    const runsOf = (mode: string) => report.runs.filter((r) => r.mode === mode && r.mtu === row.mtu && r.touch === row.touch && r.sender === 'zerocopy');
+    const copyByRepeat = new Map(runsOf('copy').map((r) => [r.repeat, r.sides!.receiver.usPerMB]));
+    const ratios = runsOf(row.mode).filter((r) => copyByRepeat.has(r.repeat)).map((r) => r.sides!.receiver.usPerMB / copyByRepeat.get(r.repeat)!);
+    t.ok(near(row.receiverSide!.measuredRatio, medianOf(ratios)), 'measured: the per-repeat receiver-side ratios');
+    t.same(row.receiverSide!.measuredSpread, { min: Math.min(...ratios), max: Math.max(...ratios), pairs: ratios.length });
+  }
+  report.model = m;
+  t.same(parseReport(renderJson(report)).model, m, 'survives the JSON round trip and validates');
+  t.match(renderTable(report), /On the receiver's CPUs[\s\S]*discard\s+floor[\s\S]*pred\/meas−1/);
+  t.match(renderHtml(report), /<h3>On the receiver's CPUs<\/h3>/);
 });
 
 t.test('calibration files: the good one reads back, foreign and corrupt ones get a coded error', async (t) => {

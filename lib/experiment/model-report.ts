@@ -1,8 +1,8 @@
 // The cost model beside a compare: for every measured mode ratio, the model's prediction from a
 // calibration of this host. Additive: a report without a calibration has no `model` field.
 import type { CalibrationResult } from './calibration-file.js';
-import { crossoverChunk, modelTerms, predict, termRows } from './model.js';
-import { MODEL_MODES, type ModelMode } from '../vocabulary.js';
+import { crossoverChunk, floorAt, modelTerms, predict, termRows, type Prediction } from './model.js';
+import { MODEL_MODES, type LoopReceiveMode } from '../vocabulary.js';
 import { pairedRatio, spread } from './stats.js';
 import type { CompareConfig, CompareReport, ModelReport, ModelRow, RunResult } from './types.js';
 
@@ -18,7 +18,7 @@ export function otherCpusFor(config: CompareConfig): number {
 }
 
 /** The runs of one point (one flow, the run's layout) that measured the receiver thread. */
-function pointRuns(runs: RunResult[], config: CompareConfig, chunkBytes: number, mode: ModelMode, mtu: number, touch: boolean): RunResult[] {
+function pointRuns(runs: RunResult[], config: CompareConfig, chunkBytes: number, mode: LoopReceiveMode, mtu: number, touch: boolean): RunResult[] {
   return runs
     .filter((r) => r.mode === mode && r.mtu === mtu && r.touch === touch && r.sender === config.sender && r.receiverThread)
     .filter((r) => (r.chunkBytes ?? config.chunkBytes) === chunkBytes && (r.flows?.length ?? 1) === 1 && (r.layout === 'threads') === (config.layout === 'threads'));
@@ -38,6 +38,30 @@ function measuredRatio(own: RunResult[], copy: RunResult[]): Pick<ModelRow, 'mea
   return { measuredRatio: a === null || b === null || b <= 0 ? null : a / b };
 }
 
+const receiverSideUsPerMB = (r: RunResult) => r.sides?.receiver.usPerMB ?? 0;
+
+/** Median receiver-side µs/MB of this compare's discard runs at an MTU, or null without them. */
+function sideFloor(runs: RunResult[], config: CompareConfig, mtu: number): number | null {
+  const values = pointRuns(runs, config, config.chunkBytes, 'discard', mtu, false).map(receiverSideUsPerMB).filter((v) => v > 0);
+  return values.length ? spread(values).median : null;
+}
+
+/**
+ * A mode's ratio to copy on the receiver's CPUs: predicted as (D + W_mode) ÷ (D + W_copy), where
+ * W is the model's figure less its floor F (the mode's own work) and D is the measured side floor;
+ * measured as the per-repeat ratios of the receiver side's µs/MB. Null when either cannot be had.
+ */
+function receiverSide(p: Prediction, copy: Prediction, D: number, F: number, mine: RunResult[], copyRuns: RunResult[]): ModelRow['receiverSide'] | null {
+  if (p.usPerMB === null || copy.usPerMB === null) return null;
+  const measured = pairedRatio(mine, copyRuns, receiverSideUsPerMB);
+  if (!measured) return null;
+  return {
+    predictedRatio: (D + p.usPerMB - F) / (D + copy.usPerMB - F),
+    measuredRatio: measured.median,
+    measuredSpread: { min: measured.min, max: measured.max, pairs: measured.pairs },
+  };
+}
+
 /** The model section for `report`, from `calibration` (`source` says where it came from). */
 export function modelReport(report: CompareReport, calibration: CalibrationResult, source: string): ModelReport {
   const { config, runs } = report;
@@ -54,9 +78,12 @@ export function modelReport(report: CompareReport, calibration: CalibrationResul
       const copy = pointRuns(runs, config, chunkBytes, 'copy', mtu, touch);
       if (!own && copy.length === 0) continue;
       const predictions = predict(terms, { mtu, touch, chunkBytes, otherCpus }, modes);
+      const D = own ? sideFloor(runs, config, mtu) : null;
+      const copyPrediction = predictions.find((p) => p.mode === 'copy');
       for (const p of predictions) {
         const mine = pointRuns(runs, config, chunkBytes, p.mode, mtu, touch);
         if (!own && mine.length === 0) continue;
+        const side = p.mode !== 'copy' && D !== null && copyPrediction ? receiverSide(p, copyPrediction, D, floorAt(terms, mtu), mine, copy) : null;
         rows.push({
           ...(own ? {} : { chunkBytes }),
           mtu,
@@ -68,6 +95,7 @@ export function modelReport(report: CompareReport, calibration: CalibrationResul
           measuredUsPerMB: mine.length ? spread(mine.map(receiverUsPerMB)).median : null,
           ...(p.mode === 'copy' ? { measuredRatio: null } : measuredRatio(mine, copy)),
           missing: p.missing,
+          ...(side ? { receiverSide: side } : {}),
         });
       }
     }
@@ -87,7 +115,16 @@ export function modelReport(report: CompareReport, calibration: CalibrationResul
     rows,
     crossover,
     host: calibration.virtualization.summary,
+    ...sideFloors(runs, config),
   };
+}
+
+function sideFloors(runs: RunResult[], config: CompareConfig): Pick<ModelReport, 'receiverSideFloor'> {
+  const floors = config.mtus.flatMap((mtu) => {
+    const usPerMB = sideFloor(runs, config, mtu);
+    return usPerMB === null ? [] : [{ mtu, usPerMB }];
+  });
+  return floors.length ? { receiverSideFloor: floors } : {};
 }
 
 /** Whether a row's predicted ratio lies within the min–max of its per-repeat measured ratios (null: not judged). */

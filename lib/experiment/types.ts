@@ -275,6 +275,8 @@ export interface ModelRow {
   missing: string[];
   /** The row's chunk when it is not the report's (the 2 MiB rows); absent: model.chunkBytes. */
   chunkBytes?: number;
+  /** The ratio on the receiver's CPUs (see ModelReport.receiverSideFloor); absent for copy and where not measured. */
+  receiverSide?: { predictedRatio: number; measuredRatio: number; measuredSpread: { min: number; max: number; pairs: number } };
 }
 
 /** The cost model (lib/experiment/model.ts) applied to this compare's configuration. */
@@ -291,6 +293,13 @@ export interface ModelReport {
   crossover: Array<{ mode: MovingMode; mtu: number; touch: boolean; chunkBytes: number | null; predictable: boolean }>;
   /** Hypervisor and page-fault cost, and what that means for page moving. */
   host: string;
+  /**
+   * Per MTU, the receiver's CPUs' µs/MB (/proc/stat, softirq included) of this compare's discard runs:
+   * the packets' receive work as a receiving host pays it (with RPS it runs on the receiver's CPU,
+   * in whichever thread is there, which calibrate's flow cannot see). Rows' receiverSide ratios use
+   * it for the model's floor. Absent without discard runs with per-side CPU.
+   */
+  receiverSideFloor?: Array<{ mtu: number; usPerMB: number }>;
 }
 
 export interface CompareReport {

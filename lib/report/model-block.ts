@@ -58,6 +58,25 @@ function range(row: ModelRow): string {
 
 const HEADER = ['MTU', 'data', 'mode', 'pred µs/MB', 'meas µs/MB', 'pred ÷copy', 'meas ÷copy', 'meas min–max (pairs)', 'pred/meas−1'];
 
+const SIDE_HEADER = ['MTU', 'data', 'mode', 'pred ÷copy', 'meas ÷copy', 'meas min–max (pairs)', 'pred/meas−1'];
+
+/** The receiver-side rows (rows with receiverSide), as cells. */
+function sideCells(model: ModelReport): string[][] {
+  return model.rows.flatMap((row) => {
+    const side = row.receiverSide;
+    if (!side) return [];
+    const e = side.predictedRatio / side.measuredRatio - 1;
+    const s = side.measuredSpread;
+    return [[String(row.mtu), row.touch ? 'touch' : 'notouch', row.mode, ratio(side.predictedRatio), ratio(side.measuredRatio), `${s.min.toFixed(2)}–${s.max.toFixed(2)}x (${s.pairs})`, `${e >= 0 ? '+' : ''}${(e * 100).toFixed(0)}%`]];
+  });
+}
+
+/** What the receiver-side table is, in one sentence (terminal and HTML). */
+function sideCaption(model: ModelReport): string {
+  const floors = (model.receiverSideFloor ?? []).map((f) => `${f.mtu}: ${f.usPerMB.toFixed(0)} µs/MB`).join(', ');
+  return `On the receiver's CPUs (/proc/stat, softirq included: the receiving host's bill, as the paper measured): predicted ÷copy = (D + mode − F) ÷ (D + copy − F), with D this compare's discard floor there (${floors}) for calibrate's floor F`;
+}
+
 /** Terminal lines (no colour); empty when the report has no model. */
 export function modelTableLines(report: CompareReport, wrap: (text: string, first: string, rest: string) => string[]): string[] {
   const model = report.model;
@@ -71,6 +90,12 @@ export function modelTableLines(report: CompareReport, wrap: (text: string, firs
     ...rows.map(line),
     ...wrap(`crossover (predicted): ${crossoverLines(model).join('; ')}`, '  ', '    '),
   ];
+  const side = sideCells(model);
+  if (side.length) {
+    const sideWidths = SIDE_HEADER.map((h, i) => Math.max(h.length, ...side.map((r) => r[i].length)));
+    const sideLine = (r: string[]) => `  ${r.map((c, i) => (i < 3 ? c.padEnd(sideWidths[i]) : c.padStart(sideWidths[i]))).join('  ')}`.trimEnd();
+    out.push(...wrap(sideCaption(model), '  ', '    '), sideLine(SIDE_HEADER), ...side.map(sideLine));
+  }
   for (const m of model.missing) out.push(...wrap(`not measured: ${m}`, '  ', '    '));
   out.push(...wrap(`calibration: ${model.source}`, '  ', '    '), ...wrap(`host: ${model.host}`, '  ', '    '));
   return out;
@@ -92,6 +117,12 @@ export function modelHtmlSection(report: CompareReport): string {
 <tbody>
 ${rows.join('\n')}
 </tbody></table></div>
+${sideCells(model).length ? `<h3>On the receiver's CPUs</h3>
+<p>${esc(sideCaption(model))}</p>
+<div class="tablewrap"><table class="data"><thead><tr>${SIDE_HEADER.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>
+<tbody>
+${sideCells(model).map((r) => `<tr>${r.map((c, i) => `<td${i >= 3 ? ' class="n"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('\n')}
+</tbody></table></div>` : ''}
 <h3>Predicted crossover</h3>
 ${list(crossoverLines(model))}
 <h3>Terms</h3>

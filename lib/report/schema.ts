@@ -37,7 +37,8 @@ const NEWER_SUMMARY = ['receiverBest', 'receiverVerdict', 'floor'];
 const NEWER_REPORT = ['error', 'model'];
 // chunkBytes: only on rows of a chunk other than the report's (the 2 MiB rows); measuredSpread:
 // only where a mode's runs paired with copy's by repeat (never on copy's row; not in older reports).
-const NEWER_MODEL_ROW = ['chunkBytes', 'measuredSpread'];
+const NEWER_MODEL_ROW = ['chunkBytes', 'measuredSpread', 'receiverSide'];
+const NEWER_MODEL = ['receiverSideFloor'];
 /** The optional fields of each object (by $defs name, 'report' for the top), for the schema's own test. */
 export const OPTIONAL_FIELDS: Record<string, string[]> = {
   perfCounter: ['reason'],
@@ -47,6 +48,7 @@ export const OPTIONAL_FIELDS: Record<string, string[]> = {
   point: NEWER_POINT,
   summary: NEWER_SUMMARY,
   modelRow: NEWER_MODEL_ROW,
+  model: NEWER_MODEL,
 };
 
 const rowMode: JsonSchema = { enum: [...LOOP_RECEIVE_MODES, ...REFERENCE_MODES] };
@@ -223,10 +225,12 @@ export const compareReportSchema: JsonSchema = {
       predictedRatio: nullableNum,
       measuredUsPerMB: nullableNum,
       measuredRatio: nullableNum,
-      measuredSpread: object({ min: num, max: num, pairs: { type: 'integer', minimum: 1 } }),
+      measuredSpread: ref('ratioSpread'),
       missing: { type: 'array', items: str },
       chunkBytes: { type: 'integer', minimum: 1 },
+      receiverSide: object({ predictedRatio: num, measuredRatio: num, measuredSpread: ref('ratioSpread') }),
     }, NEWER_MODEL_ROW),
+    ratioSpread: shape({ min: num, max: num, pairs: { type: 'integer', minimum: 1 } }),
     model: shape({
       source: str,
       otherCpus: int,
@@ -239,6 +243,7 @@ export const compareReportSchema: JsonSchema = {
         items: object({ mode: { enum: [...MOVING_MODES] }, mtu, touch: bool, chunkBytes: { type: ['integer', 'null'], minimum: 1 }, predictable: bool }),
       },
       host: str,
-    }),
+      receiverSideFloor: { type: 'array', items: object({ mtu, usPerMB: num }) },
+    }, NEWER_MODEL),
   },
 };
