@@ -77,25 +77,24 @@ function sideCaption(model: ModelReport): string {
   return `On the receiver's CPUs (/proc/stat, softirq included: the receiving host's bill, as the paper measured): predicted ÷copy = (D + mode − F) ÷ (D + copy − F), with D this compare's discard floor there (${floors}) for calibrate's floor F`;
 }
 
+/** A header and rows as indented lines: the first three columns (MTU, data, mode) left-aligned, figures right-aligned. */
+function alignedLines(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => `  ${r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`.trimEnd();
+  return [header, ...rows].map(line);
+}
+
 /** Terminal lines (no colour); empty when the report has no model. */
 export function modelTableLines(report: CompareReport, wrap: (text: string, first: string, rest: string) => string[]): string[] {
   const model = report.model;
   if (!model) return [];
-  const rows = model.rows.map(cells);
-  const widths = HEADER.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => `  ${r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`.trimEnd();
   const out = [
     ...wrap(`Cost model: predicted vs measured receiver-thread CPU per MB (${model.chunkBytes / 1024} KiB chunks, ${model.otherCpus} other CPU(s) running the process); measured ratios to copy are per repeat (median, min–max)`, '', '  '),
-    line(HEADER),
-    ...rows.map(line),
+    ...alignedLines(HEADER, model.rows.map(cells)),
     ...wrap(`crossover (predicted): ${crossoverLines(model).join('; ')}`, '  ', '    '),
   ];
   const side = sideCells(model);
-  if (side.length) {
-    const sideWidths = SIDE_HEADER.map((h, i) => Math.max(h.length, ...side.map((r) => r[i].length)));
-    const sideLine = (r: string[]) => `  ${r.map((c, i) => (i < 3 ? c.padEnd(sideWidths[i]) : c.padStart(sideWidths[i]))).join('  ')}`.trimEnd();
-    out.push(...wrap(sideCaption(model), '  ', '    '), sideLine(SIDE_HEADER), ...side.map(sideLine));
-  }
+  if (side.length) out.push(...wrap(sideCaption(model), '  ', '    '), ...alignedLines(SIDE_HEADER, side));
   for (const m of model.missing) out.push(...wrap(`not measured: ${m}`, '  ', '    '));
   out.push(...wrap(`calibration: ${model.source}`, '  ', '    '), ...wrap(`host: ${model.host}`, '  ', '    '));
   return out;
